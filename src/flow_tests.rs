@@ -1,0 +1,240 @@
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::UNIX_EPOCH;
+
+use super::*;
+use crate::intake::parse_query;
+
+const TOKEN: &str = "tok-0123456789abcdef";
+const KEY_ID: &str = "LTAI5tFakeKeyId01";
+const KEY_SECRET: &str = "FakeKeySecretValue01";
+const APP: &str = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
+const SAMPLE: &str = include_str!("../tests/fixtures/acr/personal-private.json");
+
+/// A platform that records what the flow sends and answers from a script.
+struct Fake {
+    vars: HashMap<&'static str, String>,
+    reply: RefCell<Vec<Result<RawResponse, SendError>>>,
+    sent: RefCell<Vec<(sae::SignedRequest, Duration)>>,
+    logs: RefCell<Vec<String>>,
+}
+
+impl Fake {
+    fn new() -> Self {
+        let mut vars = HashMap::new();
+        vars.insert("webhook_token", TOKEN.to_string());
+        vars.insert("access_key_id", KEY_ID.to_string());
+        vars.insert("access_key_secret", KEY_SECRET.to_string());
+        Fake {
+            vars,
+            reply: RefCell::new(Vec::new()),
+            sent: RefCell::new(Vec::new()),
+            logs: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn replying(self, status: u16, body: &str) -> Self {
+        self.reply.borrow_mut().push(Ok(RawResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }));
+        self
+    }
+
+    fn failing(self, error: SendError) -> Self {
+        self.reply.borrow_mut().push(Err(error));
+        self
+    }
+}
+
+impl Variables for Fake {
+    fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+}
+
+impl Platform for Fake {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+    }
+
+    fn nonce(&self) -> String {
+        format!("nonce-{}", self.sent.borrow().len())
+    }
+
+    fn send(&self, request: &sae::SignedRequest, timeout: Duration) -> Result<RawResponse, SendError> {
+        self.sent.borrow_mut().push((request.clone(), timeout));
+        self.reply
+            .borrow_mut()
+            .pop()
+            .unwrap_or(Err(SendError::Failed("no scripted reply".into())))
+    }
+
+    fn log(&self, line: &str) {
+        self.logs.borrow_mut().push(line.to_owned());
+    }
+}
+
+const DEPLOY_OK: &str = r#"{"RequestId":"req-1","Code":"200","Success":true,"Data":{"ChangeOrderId":"co-1","AppId":"7171a6ca-d1cd-4928-8642-7d5cfe690000"}}"#;
+
+fn post(query: &str, body: &str) -> Incoming {
+    Incoming {
+        method: "POST".into(),
+        path: "/".into(),
+        query: parse_query(query),
+        query_too_long: false,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: Ok(body.as_bytes().to_vec()),
+    }
+}
+
+fn good_query() -> String {
+    format!("token={TOKEN}&app_id={APP}")
+}
+
+#[test]
+fn deploy_succeeds() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "deploying");
+    assert_eq!(answer.body["change_order_id"], "co-1");
+    assert_eq!(answer.body["request_id"], "req-1");
+    assert_eq!(answer.body["image"], "registry-vpc.cn-shanghai.aliyuncs.com/acme/order-api:v1.4.2");
+
+    let sent = fake.sent.borrow();
+    assert_eq!(sent.len(), 1);
+    let (request, timeout) = &sent[0];
+    assert_eq!(*timeout, Duration::from_secs(10));
+    assert!(request.url.starts_with("https://sae.cn-shanghai.aliyuncs.com/pop/v1/sam/app/deployApplication?AppId="));
+    assert!(request.url.contains("ImageUrl=registry-vpc.cn-shanghai.aliyuncs.com%2Facme%2Forder-api%3Av1.4.2"));
+}
+
+#[test]
+fn old_parameter_names_work() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    let answer = handle(&fake, &post(&format!("ACCESS_TOKEN={TOKEN}&APP_ID={APP}"), SAMPLE));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+#[test]
+fn bearer_header_works() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    let mut request = post(&format!("app_id={APP}"), SAMPLE);
+    request.headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
+    assert_eq!(handle(&fake, &request).status, 200);
+}
+
+#[test]
+fn rejections_make_no_call() {
+    let cases: Vec<(Incoming, u16, &str)> = vec![
+        (post(&format!("app_id={APP}"), SAMPLE), 401, "unauthorized"),
+        (post(&format!("token=wrong&app_id={APP}"), SAMPLE), 401, "unauthorized"),
+        (post(&format!("token={TOKEN}"), SAMPLE), 400, "missing_parameter"),
+        (post(&format!("token={TOKEN}&app_id=nope"), SAMPLE), 400, "invalid_parameter"),
+        (post(&good_query(), "{"), 400, "invalid_json"),
+        (post(&good_query(), r#"{"push_data":{}}"#), 400, "missing_field"),
+        (
+            Incoming { body: Err(crate::intake::BodyTooLarge), ..post(&good_query(), "") },
+            413,
+            "payload_too_large",
+        ),
+        (Incoming { method: "GET".into(), ..post(&good_query(), SAMPLE) }, 405, "method_not_allowed"),
+        (Incoming { path: "/other".into(), ..post(&good_query(), SAMPLE) }, 404, "not_found"),
+        (Incoming { query_too_long: true, ..post("", SAMPLE) }, 414, "uri_too_long"),
+    ];
+    for (request, status, code) in cases {
+        let fake = Fake::new();
+        let answer = handle(&fake, &request);
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert_eq!(answer.body["code"], code);
+        assert!(fake.sent.borrow().is_empty(), "{code} sent a request");
+        assert_eq!(fake.logs.borrow().len(), 1);
+    }
+}
+
+#[test]
+fn config_error_names_variable() {
+    let mut fake = Fake::new();
+    fake.vars.remove("access_key_secret");
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.body["code"], "config_error");
+    assert_eq!(answer.body["variable"], "access_key_secret");
+    assert!(fake.sent.borrow().is_empty());
+}
+
+#[test]
+fn missing_token_variable_is_config_error() {
+    let mut fake = Fake::new();
+    fake.vars.remove("webhook_token");
+    let answer = handle(&fake, &post("token=&app_id=x", SAMPLE));
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.body["variable"], "webhook_token");
+}
+
+#[test]
+fn sae_error_is_502_with_ids() {
+    let fake = Fake::new().replying(
+        400,
+        r#"{"RequestId":"req-7","Code":"Application.ChangerOrderRunning","Message":"running"}"#,
+    );
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.body["sae_code"], "Application.ChangerOrderRunning");
+    assert_eq!(answer.body["request_id"], "req-7");
+    let logs = fake.logs.borrow();
+    assert!(logs[0].contains("sae_code=Application.ChangerOrderRunning"), "{}", logs[0]);
+}
+
+#[test]
+fn timeout_is_504_and_failure_502() {
+    let fake = Fake::new().failing(SendError::TimedOut);
+    assert_eq!(handle(&fake, &post(&good_query(), SAMPLE)).status, 504);
+    let fake = Fake::new().failing(SendError::Failed("connection refused".into()));
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.body["code"], "sae_unreachable");
+}
+
+#[test]
+fn secrets_never_leave() {
+    let message = format!("string to sign had {KEY_SECRET} and {TOKEN} and {KEY_ID}");
+    let body = format!(r#"{{"RequestId":"r","Code":"SignatureDoesNotMatch","Message":"{message}"}}"#);
+    let fake = Fake::new().replying(400, &body);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    let text = answer.body.to_string();
+    for secret in [TOKEN, KEY_ID, KEY_SECRET] {
+        assert!(!text.contains(secret), "answer leaks a secret: {text}");
+        assert!(!fake.logs.borrow()[0].contains(secret), "log leaks a secret");
+    }
+    let sent = fake.sent.borrow();
+    let authorization = &sent[0].0.headers.last().unwrap().1;
+    let signature = authorization.rsplit(':').next().unwrap();
+    assert!(!fake.logs.borrow()[0].contains(signature));
+    assert!(!text.contains(signature));
+}
+
+#[test]
+fn log_line_has_the_event_fields() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    handle(&fake, &post(&good_query(), SAMPLE));
+    let logs = fake.logs.borrow();
+    let line = &logs[0];
+    for part in [
+        "event=request",
+        "endpoint=trigger",
+        &format!("app_id={APP}"),
+        "repository=acme/order-api",
+        "tag=v1.4.2",
+        "outcome=deploying",
+        "change_order_id=co-1",
+        "request_id=req-1",
+        "status=200",
+        "duration_ms=",
+    ] {
+        assert!(line.contains(part), "missing {part} in {line}");
+    }
+    assert!(!line.contains("token"), "{line}");
+}

@@ -1,0 +1,187 @@
+//! Intake: the incoming request as plain data, its query, the endpoint it
+//! addresses and the size limits.
+
+use percent_encoding::percent_decode_str;
+
+/// Largest webhook body accepted. ACR bodies are under 1 KiB.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Longest query string accepted. Trigger URLs use well under 200 bytes.
+pub(crate) const MAX_QUERY_BYTES: usize = 4096;
+
+/// Query parameters that may carry the SAE application id; `APP_ID` is the
+/// name the Function Compute `DeployTrigger` used.
+pub(crate) const APP_ID_PARAMS: &[&str] = &["app_id", "APP_ID"];
+
+/// The body was larger than [`MAX_BODY_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BodyTooLarge;
+
+/// An incoming HTTP request, as the edge hands it over.
+#[derive(Debug, Clone)]
+pub(crate) struct Incoming {
+    /// HTTP method, upper case.
+    pub(crate) method: String,
+    /// Path without the query.
+    pub(crate) path: String,
+    /// Decoded query parameters in order; empty when the query was too long.
+    pub(crate) query: Vec<(String, String)>,
+    /// The raw query was over [`MAX_QUERY_BYTES`] and was not parsed.
+    pub(crate) query_too_long: bool,
+    /// Headers with lower-case names.
+    pub(crate) headers: Vec<(String, String)>,
+    /// Body, or [`BodyTooLarge`] when the edge stopped reading at the limit.
+    pub(crate) body: Result<Vec<u8>, BodyTooLarge>,
+}
+
+impl Incoming {
+    /// Returns the values of a header, by lower-case name.
+    pub(crate) fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Returns the values of the query parameters with any of these names.
+    pub(crate) fn params<'a>(&'a self, names: &'a [&'a str]) -> Vec<&'a str> {
+        self.query
+            .iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Returns true when a flag parameter is `true`, `1` or `yes`.
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.query
+            .iter()
+            .any(|(n, v)| n == name && matches!(v.as_str(), "true" | "1" | "yes"))
+    }
+}
+
+/// Splits a raw query string into decoded pairs, as HTML forms encode them
+/// (`+` is a space). Invalid UTF-8 is replaced, so it can never match a token.
+pub(crate) fn parse_query(raw: &str) -> Vec<(String, String)> {
+    raw.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            (decode(name), decode(value))
+        })
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+/// The endpoints this component serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `/`: the webhook trigger.
+    Trigger,
+    /// Anything else.
+    NotFound,
+}
+
+impl Endpoint {
+    /// Classifies a request path.
+    pub(crate) fn from_path(path: &str) -> Self {
+        match path {
+            "/" | "" => Endpoint::Trigger,
+            _ => Endpoint::NotFound,
+        }
+    }
+
+    /// Returns the methods the endpoint accepts, as an `Allow` header value.
+    pub(crate) fn allow(&self) -> &'static str {
+        match self {
+            Endpoint::Trigger => "POST",
+            Endpoint::NotFound => "",
+        }
+    }
+}
+
+/// Checks an SAE application id: a UUID such as `7171a6ca-d1cd-4928-8642-7d5cfe690000`.
+pub(crate) fn check_app_id(value: &str) -> Result<(), String> {
+    let bytes = value.as_bytes();
+    let valid = bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, &b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        });
+    if !valid {
+        return Err("is not an SAE application id (a UUID like `7171a6ca-d1cd-4928-8642-7d5cfe690000`)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parsing() {
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            ("", &[]),
+            ("a=1", &[("a", "1")]),
+            ("a=1&b=2", &[("a", "1"), ("b", "2")]),
+            ("a", &[("a", "")]),
+            ("a=", &[("a", "")]),
+            ("a=x+y", &[("a", "x y")]),
+            ("a=x%2By", &[("a", "x+y")]),
+            ("a=%E9%95%9C", &[("a", "镜")]),
+            ("a=%ff", &[("a", "\u{fffd}")]),
+            ("&&a=1&", &[("a", "1")]),
+            ("a=b=c", &[("a", "b=c")]),
+            ("%41=1", &[("A", "1")]),
+        ];
+        for (raw, expected) in cases {
+            let expected: Vec<(String, String)> =
+                expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            assert_eq!(parse_query(raw), expected, "query {raw:?}");
+        }
+    }
+
+    #[test]
+    fn endpoints() {
+        assert_eq!(Endpoint::from_path("/"), Endpoint::Trigger);
+        assert_eq!(Endpoint::from_path("/x"), Endpoint::NotFound);
+        assert_eq!(Endpoint::Trigger.allow(), "POST");
+    }
+
+    #[test]
+    fn app_ids() {
+        let cases: &[(&str, bool)] = &[
+            ("7171a6ca-d1cd-4928-8642-7d5cfe690000", true),
+            ("7171A6CA-D1CD-4928-8642-7D5CFE690000", true),
+            ("7171a6ca-d1cd-4928-8642-7d5cfe69000", false),
+            ("7171a6ca-d1cd-4928-8642-7d5cfe6900000", false),
+            ("7171a6ca_d1cd-4928-8642-7d5cfe690000", false),
+            ("7171a6ca-d1cd-4928-8642-7d5cfe69000g", false),
+            ("", false),
+            ("../../etc/passwd", false),
+            ("7171a6ca-d1cd-4928-8642-7d5cfe69****", false),
+        ];
+        for (value, valid) in cases {
+            assert_eq!(check_app_id(value).is_ok(), *valid, "app id {value:?}");
+        }
+    }
+
+    #[test]
+    fn flags() {
+        let request = Incoming {
+            method: "POST".into(),
+            path: "/".into(),
+            query: parse_query("dry_run=true&x=0"),
+            query_too_long: false,
+            headers: vec![],
+            body: Ok(vec![]),
+        };
+        assert!(request.flag("dry_run"));
+        assert!(!request.flag("x"));
+        assert!(!request.flag("missing"));
+    }
+}

@@ -1,0 +1,36 @@
+//! sae-deploy-trigger: a Spin HTTP component that redeploys Alibaba Cloud
+//! Serverless App Engine (SAE) applications when an image is pushed to
+//! Alibaba Cloud Container Registry (ACR).
+//!
+//! One request runs through these steps, one module each:
+//!
+//! | step | module |
+//! |---|---|
+//! | intake: method, path, query, size limits | [`intake`] |
+//! | authenticate: token in the URL or a bearer header | [`auth`] |
+//! | parse and normalize the ACR body | [`webhook`], [`reference`] |
+//! | settings from Spin variables | [`config`] |
+//! | route: which app, region, endpoint and image | [`target`] |
+//! | build and sign the SAE call | [`sae`], [`signer`] |
+//! | send, and read SAE's answer | [`flow`], [`sae_response`] |
+//! | answer and log | [`answer`], [`logline`] |
+//!
+//! [`flow`] runs the steps over a `Platform` trait. Everything above is pure
+//! and tested on the host target; only [`edge`] calls spin-sdk (variables,
+//! clock, randomness, outbound HTTP) and it is built for `wasm32` only.
+
+pub(crate) mod answer;
+pub(crate) mod auth;
+pub(crate) mod config;
+pub(crate) mod flow;
+pub(crate) mod intake;
+pub(crate) mod logline;
+pub(crate) mod reference;
+pub(crate) mod sae;
+pub(crate) mod sae_response;
+pub(crate) mod signer;
+pub(crate) mod target;
+pub(crate) mod webhook;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;

@@ -1,0 +1,171 @@
+//! Targets: which SAE endpoint to call and which `DeployApplication`
+//! parameters to send for one push and one application.
+
+use crate::answer::Rejection;
+use crate::config::{endpoint_for, ConfigError, DeployConfig, Endpoint};
+use crate::reference::{image_url, short_digest, Pin};
+use crate::sae::DeployParams;
+use crate::webhook::{BodyError, PushEvent};
+
+/// Longest `ChangeOrderDesc` sent; longer descriptions are cut.
+const MAX_DESC_CHARS: usize = 200;
+
+/// One application to deploy a push to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// SAE OpenAPI endpoint of the application's region.
+    pub(crate) endpoint: Endpoint,
+    /// The `DeployApplication` parameters.
+    pub(crate) params: DeployParams,
+}
+
+/// Resolves the single-application target of the trigger URL.
+pub(crate) fn resolve(config: &DeployConfig, event: &PushEvent, app_id: &str) -> Result<Target, Rejection> {
+    // The SAE region: configured, else the registry's.
+    let (region, from_config) = match (&config.region, &event.region) {
+        (Some(region), _) => (region.as_str(), true),
+        (None, Some(region)) => (region.as_str(), false),
+        (None, None) => return Err(BodyError::MissingField("repository.region").into()),
+    };
+    let endpoint = endpoint_for(config, region).ok_or_else(|| unknown_region(region, from_config))?;
+
+    // The image, on the configured host or the registry region's VPC host.
+    let registry_region = event.region.as_deref().unwrap_or(region);
+    let host = config
+        .registry_host
+        .clone()
+        .unwrap_or_else(|| format!("registry-vpc.{registry_region}.aliyuncs.com"));
+    let image_url = image_url(&host, &event.namespace, &event.name, Pin::Tag(&event.tag));
+
+    Ok(Target {
+        endpoint,
+        params: DeployParams {
+            app_id: app_id.to_owned(),
+            image_url,
+            change_order_desc: change_order_desc(event),
+            acr_instance_id: config.acr_instance_id.clone(),
+            ..DeployParams::default()
+        },
+    })
+}
+
+/// A region with no public SAE endpoint is the body's fault when it came from
+/// the body, and the operator's when it came from `region`.
+fn unknown_region(region: &str, from_config: bool) -> Rejection {
+    let reason = format!(
+        "`{region}` has no known SAE endpoint; set `sae_endpoint` for private or new regions"
+    );
+    if from_config {
+        ConfigError { variable: "region", reason }.into()
+    } else {
+        BodyError::InvalidField {
+            field: "repository.region".into(),
+            reason,
+        }
+        .into()
+    }
+}
+
+/// Describes the push for the SAE console: the product, repository, tag and
+/// short digest, so a person can tell where a change order came from.
+pub(crate) fn change_order_desc(event: &PushEvent) -> String {
+    let mut desc = format!("sae-deploy-trigger: ACR push {}:{}", event.repository(), event.tag);
+    if let Some(digest) = &event.digest {
+        desc.push_str(&format!(" ({})", short_digest(digest)));
+    }
+    desc.chars().take(MAX_DESC_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Credentials, Secret};
+    use std::time::Duration;
+
+    const APP: &str = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
+
+    fn config() -> DeployConfig {
+        DeployConfig {
+            credentials: Credentials {
+                access_key_id: Secret::new("id"),
+                access_key_secret: Secret::new("secret"),
+                security_token: None,
+            },
+            region: None,
+            sae_endpoint: None,
+            registry_host: None,
+            acr_instance_id: None,
+            sae_timeout: Duration::from_secs(10),
+        }
+    }
+
+    fn event(region: Option<&str>) -> PushEvent {
+        PushEvent {
+            namespace: "prod".into(),
+            name: "gateway".into(),
+            tag: "release-v2.0.1".into(),
+            digest: Some(format!("sha256:2c26b46b68ff{}", "0".repeat(52))),
+            region: region.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn default_vpc_host_and_region_endpoint() {
+        let target = resolve(&config(), &event(Some("cn-hangzhou")), APP).unwrap();
+        assert_eq!(target.endpoint.base_url(), "https://sae.cn-hangzhou.aliyuncs.com");
+        assert_eq!(
+            target.params.image_url,
+            "registry-vpc.cn-hangzhou.aliyuncs.com/prod/gateway:release-v2.0.1"
+        );
+        assert_eq!(target.params.app_id, APP);
+        assert_eq!(target.params.acr_instance_id, None);
+    }
+
+    #[test]
+    fn configured_region_host_and_instance() {
+        let mut config = config();
+        config.region = Some("cn-shanghai".into());
+        config.registry_host = Some("myinst-registry-vpc.cn-hangzhou.cr.aliyuncs.com".into());
+        config.acr_instance_id = Some("cri-abc123".into());
+        let target = resolve(&config, &event(Some("cn-hangzhou")), APP).unwrap();
+        assert_eq!(target.endpoint.base_url(), "https://sae.cn-shanghai.aliyuncs.com");
+        assert_eq!(
+            target.params.image_url,
+            "myinst-registry-vpc.cn-hangzhou.cr.aliyuncs.com/prod/gateway:release-v2.0.1"
+        );
+        assert_eq!(target.params.acr_instance_id.as_deref(), Some("cri-abc123"));
+    }
+
+    #[test]
+    fn region_missing_everywhere() {
+        let error = resolve(&config(), &event(None), APP).unwrap_err();
+        assert_eq!(error.status_and_code(), (400, "missing_field"));
+    }
+
+    #[test]
+    fn unknown_region_blames_its_source() {
+        let error = resolve(&config(), &event(Some("xx-nowhere-1")), APP).unwrap_err();
+        assert_eq!(error.status_and_code(), (400, "invalid_field"));
+        let mut config = config();
+        config.region = Some("xx-nowhere-1".into());
+        let error = resolve(&config, &event(Some("cn-hangzhou")), APP).unwrap_err();
+        assert_eq!(error.status_and_code(), (500, "config_error"));
+    }
+
+    #[test]
+    fn custom_endpoint_serves_any_region() {
+        let mut config = config();
+        config.sae_endpoint = Some(Endpoint { scheme: "http".into(), authority: "127.0.0.1:9".into() });
+        let target = resolve(&config, &event(Some("xx-nowhere-1")), APP).unwrap();
+        assert_eq!(target.endpoint.base_url(), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn description_names_the_push() {
+        let desc = change_order_desc(&event(None));
+        assert_eq!(desc, "sae-deploy-trigger: ACR push prod/gateway:release-v2.0.1 (sha256:2c26b46b68ff)");
+        let mut no_digest = event(None);
+        no_digest.digest = None;
+        assert_eq!(change_order_desc(&no_digest), "sae-deploy-trigger: ACR push prod/gateway:release-v2.0.1");
+    }
+}
