@@ -1,0 +1,7 @@
+//! Key-value stores: the SQLite database and the guest-facing interfaces.
+
+pub mod host;
+pub mod sqlite;
+mod wasi;
+
+pub use sqlite::{KvError, SqliteKv};
