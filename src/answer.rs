@@ -77,6 +77,9 @@ pub(crate) enum Rejection {
     /// A Spin variable is missing or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The key-value store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// SAE answered with an error.
     #[error("SAE {action} failed: {} {}", .error.code, .error.message)]
     Sae {
@@ -118,6 +121,7 @@ impl Rejection {
             Rejection::MissingParameter(_) => (400, "missing_parameter"),
             Rejection::InvalidParameter { .. } => (400, "invalid_parameter"),
             Rejection::Config(_) => (500, "config_error"),
+            Rejection::Store(_) => (503, "store_unavailable"),
             Rejection::Sae { .. } => (502, "sae_error"),
             Rejection::SaeTimeout { .. } => (504, "sae_timeout"),
             Rejection::SaeUnreachable { .. } => (502, "sae_unreachable"),

@@ -33,6 +33,11 @@ pub(crate) fn is_authorized(request: &Incoming, expected: &Secret) -> bool {
     all_match
 }
 
+/// Returns true when the request carries any token, right or wrong.
+pub(crate) fn presents_token(request: &Incoming) -> bool {
+    !presented_tokens(request).is_empty()
+}
+
 /// Collects every token the request carries, in query order, then the header.
 fn presented_tokens(request: &Incoming) -> Vec<&str> {
     let mut tokens: Vec<&str> = request

@@ -43,6 +43,13 @@ pub(crate) const MIN_TOKEN_LEN: usize = 16;
 /// before that.
 pub(crate) const DEFAULT_SAE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long deploy records count for duplicates and stay in history when
+/// `retention_hours` is unset: one week.
+pub(crate) const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Largest `retention_hours` accepted: one year.
+const MAX_RETENTION_HOURS: u64 = 24 * 366;
+
 /// Largest `sae_timeout_seconds` accepted, leaving room under the 30 s limit.
 const MAX_SAE_TIMEOUT_SECS: u64 = 25;
 
@@ -140,6 +147,8 @@ pub(crate) struct DeployConfig {
     pub(crate) acr_instance_id: Option<String>,
     /// Time limit for one SAE call.
     pub(crate) sae_timeout: Duration,
+    /// How long deploy records are kept.
+    pub(crate) retention: Duration,
 }
 
 /// Loads and checks `webhook_token`.
@@ -195,6 +204,14 @@ pub(crate) fn load_deploy_config(vars: &dyn Variables) -> Result<DeployConfig, C
         None => DEFAULT_SAE_TIMEOUT,
     };
 
+    let retention = match optional(vars, "retention_hours")? {
+        Some(value) => parse_hours(&value).map_err(|reason| ConfigError {
+            variable: "retention_hours",
+            reason,
+        })?,
+        None => DEFAULT_RETENTION,
+    };
+
     Ok(DeployConfig {
         credentials: Credentials {
             access_key_id: Secret::new(access_key_id),
@@ -206,7 +223,16 @@ pub(crate) fn load_deploy_config(vars: &dyn Variables) -> Result<DeployConfig, C
         registry_host,
         acr_instance_id,
         sae_timeout,
+        retention,
     })
+}
+
+/// Parses a whole number of hours from 1 to [`MAX_RETENTION_HOURS`].
+fn parse_hours(value: &str) -> Result<Duration, String> {
+    match value.parse::<u64>() {
+        Ok(hours) if (1..=MAX_RETENTION_HOURS).contains(&hours) => Ok(Duration::from_secs(hours * 3600)),
+        _ => Err(format!("must be a whole number of hours from 1 to {MAX_RETENTION_HOURS}")),
+    }
 }
 
 /// Parses a whole number of seconds from 1 to [`MAX_SAE_TIMEOUT_SECS`].

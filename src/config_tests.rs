@@ -65,6 +65,8 @@ fn rejection_table() {
         (with("acr_instance_id", "cri-"), "acr_instance_id"),
         (with("acr_instance_id", "cri-ABC"), "acr_instance_id"),
         (with("sae_timeout_seconds", "0"), "sae_timeout_seconds"),
+        (with("retention_hours", "0"), "retention_hours"),
+        (with("retention_hours", "forever"), "retention_hours"),
         (with("sae_timeout_seconds", "26"), "sae_timeout_seconds"),
         (with("sae_timeout_seconds", "1.5"), "sae_timeout_seconds"),
     ];
@@ -153,4 +155,11 @@ fn regions_match_manifest() {
 fn timeout_is_configurable() {
     let config = load_deploy_config(&with("sae_timeout_seconds", "3")).unwrap();
     assert_eq!(config.sae_timeout, Duration::from_secs(3));
+}
+
+#[test]
+fn retention_is_configurable() {
+    assert_eq!(load_deploy_config(&base()).unwrap().retention, DEFAULT_RETENTION);
+    let config = load_deploy_config(&with("retention_hours", "2")).unwrap();
+    assert_eq!(config.retention, Duration::from_secs(7200));
 }

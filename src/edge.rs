@@ -21,6 +21,8 @@ use crate::config::Variables;
 use crate::flow::{self, Platform, RawResponse, SendError};
 use crate::intake::{parse_query, BodyTooLarge, Incoming, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 use crate::sae::SignedRequest;
+use crate::store::{Store, StoreError};
+use spin_sdk::wit::wasi::keyvalue::{atomics, store as kv};
 
 /// Largest SAE response body read; SAE answers are a few KB.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -64,6 +66,62 @@ impl Platform for SpinPlatform {
     fn log(&self, line: &str) {
         eprintln!("{line}");
     }
+
+    fn store(&self) -> Result<Box<dyn Store + '_>, StoreError> {
+        let bucket = kv::open("default").map_err(store_error)?;
+        Ok(Box::new(SpinStore(bucket)))
+    }
+
+    fn sleep(&self, duration: Duration) {
+        wasi::clocks::monotonic_clock::subscribe_duration(nanos(duration)).block();
+    }
+}
+
+/// The `default` key-value store through `wasi:keyvalue`, whose `atomics`
+/// interface gives the atomic increment that claims rely on.
+struct SpinStore(kv::Bucket);
+
+impl Store for SpinStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(key).map_err(store_error)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.0.set(key, value).map_err(store_error)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).map_err(store_error)
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.0.exists(key).map_err(store_error)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        atomics::increment(&self.0, key, delta).map_err(store_error)
+    }
+
+    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.0.list_keys(cursor.as_deref()).map_err(store_error)?;
+            keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+}
+
+fn store_error(error: kv::Error) -> StoreError {
+    StoreError(match error {
+        kv::Error::NoSuchStore => "no such store; add `key_value_stores = [\"default\"]` to the component".into(),
+        kv::Error::AccessDenied => "access denied to the `default` store".into(),
+        kv::Error::Other(message) => message,
+    })
 }
 
 /// Reads method, path, query, headers and at most [`MAX_BODY_BYTES`] of body.

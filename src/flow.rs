@@ -3,17 +3,21 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::json;
-
 use crate::answer::{scrub_json, scrub_text, Answer, Rejection};
+use crate::answers;
 use crate::auth::is_authorized;
 use crate::config::{load_deploy_config, load_token, Credentials, DeployConfig, Variables};
+use crate::deploy::{execute, Delivery, Outcome};
+use crate::explain;
 use crate::intake::{check_app_id, Endpoint, Incoming, APP_ID_PARAMS};
 use crate::logline::LogLine;
+use crate::plan::{load_routes, plan};
+use crate::routes::RouteTable;
 use crate::sae::{self, SaeRequest};
 use crate::sae_response::{self, SaeSuccess};
-use crate::target::{resolve, Target};
-use crate::webhook::parse_push;
+use crate::store::{Store, StoreError};
+use crate::views;
+use crate::webhook::{parse_push, PushEvent};
 
 /// Variables whose values must never appear in an answer or a log line.
 const SECRET_VARIABLES: &[&str] = &[
@@ -34,6 +38,10 @@ pub(crate) trait Platform: Variables {
     fn send(&self, request: &sae::SignedRequest, timeout: Duration) -> Result<RawResponse, SendError>;
     /// Writes one log line to stderr.
     fn log(&self, line: &str);
+    /// Opens the key-value store named `default`.
+    fn store(&self) -> Result<Box<dyn Store + '_>, StoreError>;
+    /// Sleeps, for polling the store.
+    fn sleep(&self, duration: Duration);
 }
 
 /// An HTTP response from SAE.
@@ -64,12 +72,8 @@ pub(crate) fn handle(platform: &dyn Platform, request: &Incoming) -> Answer {
 
     // Route to an endpoint and run it.
     let endpoint = Endpoint::from_path(&request.path);
-    let result = match endpoint {
-        _ if request.query_too_long => Err(Rejection::UriTooLong),
-        Endpoint::Trigger => trigger(platform, request, &mut log),
-        Endpoint::NotFound => Err(Rejection::NotFound),
-    };
-    log.set("endpoint", format!("{endpoint:?}").to_lowercase());
+    log.set("endpoint", endpoint.name());
+    let result = dispatch(platform, request, &endpoint, &mut log);
 
     // Turn the outcome into an answer.
     let mut answer = match result {
@@ -94,15 +98,49 @@ pub(crate) fn handle(platform: &dyn Platform, request: &Incoming) -> Answer {
     answer
 }
 
-/// `POST /`: authenticate, parse the push, deploy it.
-fn trigger(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Result<Answer, Rejection> {
-    if request.method != "POST" {
+fn dispatch(
+    platform: &dyn Platform,
+    request: &Incoming,
+    endpoint: &Endpoint,
+    log: &mut LogLine,
+) -> Result<Answer, Rejection> {
+    if request.query_too_long {
+        return Err(Rejection::UriTooLong);
+    }
+    if *endpoint == Endpoint::NotFound {
+        return Err(Rejection::NotFound);
+    }
+    if !endpoint.accepts(&request.method) {
         return Err(Rejection::MethodNotAllowed {
             method: request.method.clone(),
-            allow: Endpoint::Trigger.allow(),
+            allow: endpoint.allow(),
         });
     }
+    match endpoint {
+        Endpoint::Trigger if request.flag("dry_run") => explain::explain(platform, request, log),
+        Endpoint::Trigger => trigger(platform, request, log),
+        Endpoint::Explain => explain::explain(platform, request, log),
+        Endpoint::Deploys => views::list_deploys(platform, request),
+        Endpoint::DeployStatus(id) => views::deploy_status(platform, request, id, log),
+        Endpoint::Health => views::health(platform, request),
+        Endpoint::NotFound => Err(Rejection::NotFound),
+    }
+}
 
+/// A push, authenticated and parsed, with the settings to deploy it.
+pub(crate) struct Accepted {
+    /// The push.
+    pub(crate) event: PushEvent,
+    /// The URL's `app_id`, when given.
+    pub(crate) app_id: Option<String>,
+    /// Settings from the variables.
+    pub(crate) config: DeployConfig,
+    /// The route table, when set.
+    pub(crate) routes: Option<RouteTable>,
+}
+
+/// Authenticates a trigger request and parses everything it carries.
+pub(crate) fn accept(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Result<Accepted, Rejection> {
     // Authenticate before looking at anything else the caller sent.
     let token = load_token(platform)?;
     if !is_authorized(request, &token) {
@@ -111,41 +149,81 @@ fn trigger(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Re
 
     // Read the target application and the push.
     let app_id = app_id(request)?;
-    log.set("app_id", &app_id);
+    log.set_opt("app_id", app_id.as_deref());
     let body = request.body.as_ref().map_err(|_| Rejection::PayloadTooLarge)?;
     let event = parse_push(body)?;
     log.set("repository", event.repository());
     log.set("tag", &event.tag);
 
-    // Work out where and what to deploy.
+    // Load the settings and the route table.
     let config = load_deploy_config(platform)?;
-    let target = resolve(&config, &event, &app_id)?;
-    log.set("image", &target.params.image_url);
-
-    // Sign, send, and read SAE's answer.
-    let request = sae::deploy_application(&target.endpoint, &target.params);
-    let success = call(platform, &config, &request, log)?;
-    let change_order_id = success.data_text("ChangeOrderId");
-    log.set("outcome", "deploying");
-    log.set_opt("change_order_id", change_order_id.as_deref());
-    Ok(Answer::json(200, deploying_body(&target, &success, change_order_id)))
-}
-
-fn deploying_body(target: &Target, success: &SaeSuccess, change_order_id: Option<String>) -> serde_json::Value {
-    json!({
-        "status": "deploying",
-        "app_id": target.params.app_id,
-        "image": target.params.image_url,
-        "change_order_id": change_order_id,
-        "request_id": success.request_id,
+    let routes = load_routes(platform)?;
+    if routes.is_none() && app_id.is_none() {
+        return Err(Rejection::MissingParameter("app_id"));
+    }
+    Ok(Accepted {
+        event,
+        app_id,
+        config,
+        routes,
     })
 }
 
-/// Returns the one SAE application id from `app_id` or `APP_ID`.
-fn app_id(request: &Incoming) -> Result<String, Rejection> {
+/// `POST /`: deploy the push to every planned target.
+fn trigger(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Result<Answer, Rejection> {
+    let accepted = accept(platform, request, log)?;
+    let items = plan(&accepted.config, accepted.routes.as_ref(), &accepted.event, accepted.app_id.as_deref())?;
+
+    // Open the store; without it deploys go ahead, unguarded, and say so.
+    let store = platform.store();
+    if let Err(error) = &store {
+        log.set("store", "unavailable");
+        platform.log(&format!("event=store_error step=open error=\"{error}\""));
+    }
+    let delivery = Delivery {
+        platform,
+        config: &accepted.config,
+        store: store.as_ref().ok().map(|s| s.as_ref()),
+        event: &accepted.event,
+    };
+    let outcomes: Vec<Outcome> = items.iter().map(|item| execute(&delivery, item)).collect();
+    log_outcomes(log, &outcomes);
+
+    if accepted.routes.is_some() {
+        return Ok(answers::routed(&accepted.event, &outcomes));
+    }
+    answers::single(outcomes)
+}
+
+fn log_outcomes(log: &mut LogLine, outcomes: &[Outcome]) {
+    let join = |f: &dyn Fn(&Outcome) -> Option<String>| {
+        outcomes.iter().filter_map(f).collect::<Vec<_>>().join(",")
+    };
+    if outcomes.len() != 1 || log.get("app_id").is_none() {
+        log.set("targets", outcomes.len());
+        log.set("app_id", join(&|o| Some(o.app_id.clone())));
+    }
+    log.set("outcome", join(&|o| Some(o.status.as_str().to_owned())));
+    log.set("image", join(&|o| o.image.clone()));
+    let codes = join(&|o| o.error.as_ref().and_then(|e| e.to_answer().body["sae_code"].as_str().map(str::to_owned)));
+    if !codes.is_empty() {
+        log.set("sae_code", codes);
+    }
+    let change_orders = join(&|o| o.change_order_id.clone());
+    if !change_orders.is_empty() {
+        log.set("change_order_id", change_orders);
+    }
+    let request_ids = join(&|o| o.request_id.clone());
+    if !request_ids.is_empty() {
+        log.set("request_id", request_ids);
+    }
+}
+
+/// Returns the one SAE application id from `app_id` or `APP_ID`, if given.
+fn app_id(request: &Incoming) -> Result<Option<String>, Rejection> {
     let values = request.params(APP_ID_PARAMS);
     let Some(first) = values.first() else {
-        return Err(Rejection::MissingParameter("app_id"));
+        return Ok(None);
     };
     if values.iter().any(|v| v != first) {
         return Err(Rejection::InvalidParameter {
@@ -154,7 +232,7 @@ fn app_id(request: &Incoming) -> Result<String, Rejection> {
         });
     }
     check_app_id(first).map_err(|reason| Rejection::InvalidParameter { param: "app_id", reason })?;
-    Ok((*first).to_owned())
+    Ok(Some((*first).to_owned()))
 }
 
 /// Signs and sends one SAE call, and parses the answer. Logs SAE's request

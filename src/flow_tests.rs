@@ -4,6 +4,7 @@ use std::time::UNIX_EPOCH;
 
 use super::*;
 use crate::intake::parse_query;
+use crate::store::MemoryStore;
 
 const TOKEN: &str = "tok-0123456789abcdef";
 const KEY_ID: &str = "LTAI5tFakeKeyId01";
@@ -17,6 +18,7 @@ struct Fake {
     reply: RefCell<Vec<Result<RawResponse, SendError>>>,
     sent: RefCell<Vec<(sae::SignedRequest, Duration)>>,
     logs: RefCell<Vec<String>>,
+    store: MemoryStore,
 }
 
 impl Fake {
@@ -30,6 +32,7 @@ impl Fake {
             reply: RefCell::new(Vec::new()),
             sent: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
+            store: MemoryStore::default(),
         }
     }
 
@@ -74,6 +77,12 @@ impl Platform for Fake {
     fn log(&self, line: &str) {
         self.logs.borrow_mut().push(line.to_owned());
     }
+
+    fn store(&self) -> Result<Box<dyn Store + '_>, StoreError> {
+        Ok(Box::new(&self.store))
+    }
+
+    fn sleep(&self, _duration: Duration) {}
 }
 
 const DEPLOY_OK: &str = r#"{"RequestId":"req-1","Code":"200","Success":true,"Data":{"ChangeOrderId":"co-1","AppId":"7171a6ca-d1cd-4928-8642-7d5cfe690000"}}"#;

@@ -80,26 +80,59 @@ fn decode(text: &str) -> String {
 /// The endpoints this component serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Endpoint {
-    /// `/`: the webhook trigger.
+    /// `/`: the webhook trigger (`?dry_run=true` explains instead).
     Trigger,
+    /// `/explain`: the trigger in dry-run mode.
+    Explain,
+    /// `/deploys`: recent deploy history.
+    Deploys,
+    /// `/deploys/<change_order_id>`: the status of one change order.
+    DeployStatus(String),
+    /// `/healthz`: liveness, and configuration status with a token.
+    Health,
     /// Anything else.
     NotFound,
 }
 
 impl Endpoint {
-    /// Classifies a request path.
+    /// Classifies a request path. A trailing `/` is ignored.
     pub(crate) fn from_path(path: &str) -> Self {
-        match path {
-            "/" | "" => Endpoint::Trigger,
-            _ => Endpoint::NotFound,
+        let trimmed = path.strip_suffix('/').unwrap_or(path);
+        match trimmed {
+            "" => Endpoint::Trigger,
+            "/explain" => Endpoint::Explain,
+            "/deploys" => Endpoint::Deploys,
+            "/healthz" => Endpoint::Health,
+            _ => match trimmed.strip_prefix("/deploys/") {
+                Some(id) if !id.contains('/') => Endpoint::DeployStatus(id.to_owned()),
+                _ => Endpoint::NotFound,
+            },
         }
     }
 
     /// Returns the methods the endpoint accepts, as an `Allow` header value.
     pub(crate) fn allow(&self) -> &'static str {
         match self {
-            Endpoint::Trigger => "POST",
+            Endpoint::Trigger | Endpoint::Explain => "POST",
+            Endpoint::Deploys | Endpoint::DeployStatus(_) | Endpoint::Health => "GET, HEAD",
             Endpoint::NotFound => "",
+        }
+    }
+
+    /// Returns true when the endpoint takes this method.
+    pub(crate) fn accepts(&self, method: &str) -> bool {
+        self.allow().split(", ").any(|m| m == method)
+    }
+
+    /// Returns the endpoint's name for logs.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Endpoint::Trigger => "trigger",
+            Endpoint::Explain => "explain",
+            Endpoint::Deploys => "deploys",
+            Endpoint::DeployStatus(_) => "deploy_status",
+            Endpoint::Health => "healthz",
+            Endpoint::NotFound => "not_found",
         }
     }
 }
@@ -147,9 +180,26 @@ mod tests {
 
     #[test]
     fn endpoints() {
-        assert_eq!(Endpoint::from_path("/"), Endpoint::Trigger);
-        assert_eq!(Endpoint::from_path("/x"), Endpoint::NotFound);
-        assert_eq!(Endpoint::Trigger.allow(), "POST");
+        let cases: &[(&str, Endpoint)] = &[
+            ("/", Endpoint::Trigger),
+            ("", Endpoint::Trigger),
+            ("/explain", Endpoint::Explain),
+            ("/explain/", Endpoint::Explain),
+            ("/deploys", Endpoint::Deploys),
+            ("/deploys/co-1", Endpoint::DeployStatus("co-1".into())),
+            ("/deploys/a/b", Endpoint::NotFound),
+            ("/healthz", Endpoint::Health),
+            ("/x", Endpoint::NotFound),
+            ("//", Endpoint::NotFound),
+            ("/..", Endpoint::NotFound),
+        ];
+        for (path, endpoint) in cases {
+            assert_eq!(&Endpoint::from_path(path), endpoint, "path {path:?}");
+        }
+        assert!(Endpoint::Trigger.accepts("POST"));
+        assert!(!Endpoint::Trigger.accepts("GET"));
+        assert!(Endpoint::Health.accepts("HEAD"));
+        assert!(!Endpoint::Deploys.accepts("POST"));
     }
 
     #[test]

@@ -10,26 +10,41 @@
 //! | authenticate: token in the URL or a bearer header | [`auth`] |
 //! | parse and normalize the ACR body | [`webhook`], [`reference`] |
 //! | settings from Spin variables | [`config`] |
-//! | route: which app, region, endpoint and image | [`target`] |
+//! | route: which apps, tag policies, region, image | [`plan`], [`routes`], [`policy`], [`target`] |
+//! | exactly once: claims on the key-value store | [`dedup`], [`store`] |
 //! | build and sign the SAE call | [`sae`], [`signer`] |
-//! | send, and read SAE's answer | [`flow`], [`sae_response`] |
-//! | answer and log | [`answer`], [`logline`] |
+//! | send, and read SAE's answer | [`flow`], [`deploy`], [`sae_response`] |
+//! | answer and log | [`answers`], [`answer`], [`logline`] |
+//!
+//! Beside the trigger: [`explain`] (dry run) and [`views`] (history,
+//! change order status, health), with [`history`] on the store.
 //!
 //! [`flow`] runs the steps over a `Platform` trait. Everything above is pure
-//! and tested on the host target; only [`edge`] calls spin-sdk (variables,
-//! clock, randomness, outbound HTTP) and it is built for `wasm32` only.
+//! and tested on the host target; only `edge` calls spin-sdk (variables,
+//! clock, randomness, outbound HTTP, key-value) and it is built for `wasm32`
+//! only.
 
 pub(crate) mod answer;
+pub(crate) mod answers;
 pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod dedup;
+pub(crate) mod deploy;
+pub(crate) mod explain;
 pub(crate) mod flow;
+pub(crate) mod history;
 pub(crate) mod intake;
 pub(crate) mod logline;
+pub(crate) mod plan;
+pub(crate) mod policy;
 pub(crate) mod reference;
+pub(crate) mod routes;
 pub(crate) mod sae;
 pub(crate) mod sae_response;
 pub(crate) mod signer;
+pub(crate) mod store;
 pub(crate) mod target;
+pub(crate) mod views;
 pub(crate) mod webhook;
 
 #[cfg(target_arch = "wasm32")]

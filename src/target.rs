@@ -13,37 +13,69 @@ const MAX_DESC_CHARS: usize = 200;
 /// One application to deploy a push to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
+    /// SAE region of the application.
+    pub(crate) region: String,
     /// SAE OpenAPI endpoint of the application's region.
     pub(crate) endpoint: Endpoint,
     /// The `DeployApplication` parameters.
     pub(crate) params: DeployParams,
 }
 
-/// Resolves the single-application target of the trigger URL.
-pub(crate) fn resolve(config: &DeployConfig, event: &PushEvent, app_id: &str) -> Result<Target, Rejection> {
-    // The SAE region: configured, else the registry's.
-    let (region, from_config) = match (&config.region, &event.region) {
-        (Some(region), _) => (region.as_str(), true),
-        (None, Some(region)) => (region.as_str(), false),
-        (None, None) => return Err(BodyError::MissingField("repository.region").into()),
+/// Per-target settings that take precedence over the variables; a route
+/// target fills them, the single-app URL leaves them empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Overrides<'a> {
+    /// SAE region of the application.
+    pub(crate) region: Option<&'a str>,
+    /// Registry host for the image.
+    pub(crate) registry_host: Option<&'a str>,
+    /// ACR Enterprise instance id.
+    pub(crate) acr_instance_id: Option<&'a str>,
+    /// Send `…@sha256:` instead of `:tag`.
+    pub(crate) deploy_by_digest: bool,
+}
+
+/// Resolves the endpoint and `DeployApplication` parameters for one app.
+pub(crate) fn resolve(
+    config: &DeployConfig,
+    event: &PushEvent,
+    app_id: &str,
+    overrides: &Overrides<'_>,
+) -> Result<Target, Rejection> {
+    // The SAE region: the target's, the configured one, else the registry's.
+    let (region, from_config) = match (overrides.region, &config.region, &event.region) {
+        (Some(region), _, _) => (region, true),
+        (None, Some(region), _) => (region.as_str(), true),
+        (None, None, Some(region)) => (region.as_str(), false),
+        (None, None, None) => return Err(BodyError::MissingField("repository.region").into()),
     };
     let endpoint = endpoint_for(config, region).ok_or_else(|| unknown_region(region, from_config))?;
 
     // The image, on the configured host or the registry region's VPC host.
     let registry_region = event.region.as_deref().unwrap_or(region);
-    let host = config
+    let host = overrides
         .registry_host
-        .clone()
+        .map(str::to_owned)
+        .or_else(|| config.registry_host.clone())
         .unwrap_or_else(|| format!("registry-vpc.{registry_region}.aliyuncs.com"));
-    let image_url = image_url(&host, &event.namespace, &event.name, Pin::Tag(&event.tag));
+    let pin = match (overrides.deploy_by_digest, &event.digest) {
+        (false, _) => Pin::Tag(&event.tag),
+        (true, Some(digest)) => Pin::Digest(digest),
+        (true, None) => return Err(BodyError::MissingField("push_data.digest").into()),
+    };
+    let image_url = image_url(&host, &event.namespace, &event.name, pin);
 
     Ok(Target {
+        region: region.to_owned(),
         endpoint,
         params: DeployParams {
             app_id: app_id.to_owned(),
             image_url,
             change_order_desc: change_order_desc(event),
-            acr_instance_id: config.acr_instance_id.clone(),
+            acr_instance_id: overrides
+                .acr_instance_id
+                .map(str::to_owned)
+                .or_else(|| config.acr_instance_id.clone()),
             ..DeployParams::default()
         },
     })
@@ -96,6 +128,7 @@ mod tests {
             registry_host: None,
             acr_instance_id: None,
             sae_timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(3600),
         }
     }
 
@@ -111,7 +144,7 @@ mod tests {
 
     #[test]
     fn default_vpc_host_and_region_endpoint() {
-        let target = resolve(&config(), &event(Some("cn-hangzhou")), APP).unwrap();
+        let target = resolve(&config(), &event(Some("cn-hangzhou")), APP, &Overrides::default()).unwrap();
         assert_eq!(target.endpoint.base_url(), "https://sae.cn-hangzhou.aliyuncs.com");
         assert_eq!(
             target.params.image_url,
@@ -127,7 +160,7 @@ mod tests {
         config.region = Some("cn-shanghai".into());
         config.registry_host = Some("myinst-registry-vpc.cn-hangzhou.cr.aliyuncs.com".into());
         config.acr_instance_id = Some("cri-abc123".into());
-        let target = resolve(&config, &event(Some("cn-hangzhou")), APP).unwrap();
+        let target = resolve(&config, &event(Some("cn-hangzhou")), APP, &Overrides::default()).unwrap();
         assert_eq!(target.endpoint.base_url(), "https://sae.cn-shanghai.aliyuncs.com");
         assert_eq!(
             target.params.image_url,
@@ -138,17 +171,17 @@ mod tests {
 
     #[test]
     fn region_missing_everywhere() {
-        let error = resolve(&config(), &event(None), APP).unwrap_err();
+        let error = resolve(&config(), &event(None), APP, &Overrides::default()).unwrap_err();
         assert_eq!(error.status_and_code(), (400, "missing_field"));
     }
 
     #[test]
     fn unknown_region_blames_its_source() {
-        let error = resolve(&config(), &event(Some("xx-nowhere-1")), APP).unwrap_err();
+        let error = resolve(&config(), &event(Some("xx-nowhere-1")), APP, &Overrides::default()).unwrap_err();
         assert_eq!(error.status_and_code(), (400, "invalid_field"));
         let mut config = config();
         config.region = Some("xx-nowhere-1".into());
-        let error = resolve(&config, &event(Some("cn-hangzhou")), APP).unwrap_err();
+        let error = resolve(&config, &event(Some("cn-hangzhou")), APP, &Overrides::default()).unwrap_err();
         assert_eq!(error.status_and_code(), (500, "config_error"));
     }
 
@@ -156,8 +189,35 @@ mod tests {
     fn custom_endpoint_serves_any_region() {
         let mut config = config();
         config.sae_endpoint = Some(Endpoint { scheme: "http".into(), authority: "127.0.0.1:9".into() });
-        let target = resolve(&config, &event(Some("xx-nowhere-1")), APP).unwrap();
+        let target = resolve(&config, &event(Some("xx-nowhere-1")), APP, &Overrides::default()).unwrap();
         assert_eq!(target.endpoint.base_url(), "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn overrides_win_over_variables() {
+        let mut config = config();
+        config.region = Some("cn-beijing".into());
+        config.acr_instance_id = Some("cri-fromvariable".into());
+        let overrides = Overrides {
+            region: Some("cn-shenzhen"),
+            registry_host: Some("registry.cn-shenzhen.aliyuncs.com"),
+            acr_instance_id: Some("cri-fromroute"),
+            deploy_by_digest: true,
+        };
+        let target = resolve(&config, &event(Some("cn-hangzhou")), APP, &overrides).unwrap();
+        assert_eq!(target.region, "cn-shenzhen");
+        assert_eq!(target.endpoint.base_url(), "https://sae.cn-shenzhen.aliyuncs.com");
+        assert!(target.params.image_url.starts_with("registry.cn-shenzhen.aliyuncs.com/prod/gateway@sha256:2c26b46b68ff"));
+        assert_eq!(target.params.acr_instance_id.as_deref(), Some("cri-fromroute"));
+    }
+
+    #[test]
+    fn digest_pin_needs_a_digest() {
+        let mut event = event(Some("cn-hangzhou"));
+        event.digest = None;
+        let overrides = Overrides { deploy_by_digest: true, ..Overrides::default() };
+        let error = resolve(&config(), &event, APP, &overrides).unwrap_err();
+        assert_eq!(error.status_and_code(), (400, "missing_field"));
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Exactly-once deploys per (application, digest), on the key-value store.
+//!
+//! The first delivery of a digest for an app takes a claim with an atomic
+//! `increment` (the one that sees 1 wins); later deliveries wait for its
+//! record and answer as duplicates. A failed deploy releases the claim so a
+//! redelivery can try again.
+//!
+//! NOTE: if an instance dies after SAE accepted the deploy but before the
+//! record is written, the claim stays unfinished until it is older than the
+//! stale limit; a redelivery after that deploys the digest a second time.
+
+use std::time::Duration;
+
+use crate::store::{claim_key, claimed_at_key, deploy_key, DeployRecord, Store, StoreError};
+
+/// How many times a delivery tries to take a claim that keeps being
+/// released or found stale.
+const MAX_CLAIM_ATTEMPTS: usize = 3;
+
+/// Interval between checks while another delivery holds the claim.
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The result of trying to claim a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// This delivery owns the deploy and must finish or release it.
+    Won,
+    /// The digest was already deployed to the app; the original record.
+    Duplicate(DeployRecord),
+    /// Another delivery holds the claim and did not finish within the wait.
+    InProgress,
+}
+
+/// Limits that govern claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClaimPolicy {
+    /// Current unix time, seconds.
+    pub(crate) now: u64,
+    /// How long a finished deploy counts for duplicates, seconds.
+    pub(crate) retention: u64,
+    /// Age after which an unfinished claim is taken over, seconds.
+    pub(crate) stale_after: u64,
+}
+
+/// Tries to claim the deploy of `digest` to `app_id`. `wait` sleeps one poll
+/// interval and returns false when the caller's wait budget is spent.
+pub(crate) fn claim(
+    store: &dyn Store,
+    app_id: &str,
+    digest: &str,
+    policy: ClaimPolicy,
+    wait: &mut dyn FnMut() -> bool,
+) -> Result<Claim, StoreError> {
+    let counter = claim_key(app_id, digest);
+    for _ in 0..MAX_CLAIM_ATTEMPTS {
+        // A finished deploy inside the retention window is a duplicate.
+        if let Some(record) = finished(store, app_id, digest, policy)? {
+            return Ok(Claim::Duplicate(record));
+        }
+
+        // The delivery that moves the counter to 1 owns the deploy.
+        if store.increment(&counter, 1)? == 1 {
+            store.set(&claimed_at_key(app_id, digest), policy.now.to_string().as_bytes())?;
+            return Ok(Claim::Won);
+        }
+
+        // Someone else holds it: wait for a record, a release or staleness.
+        loop {
+            if let Some(record) = finished(store, app_id, digest, policy)? {
+                return Ok(Claim::Duplicate(record));
+            }
+            if !store.exists(&counter)? {
+                break;
+            }
+            if is_stale(store, app_id, digest, policy)? {
+                release(store, app_id, digest)?;
+                break;
+            }
+            if !wait() {
+                return Ok(Claim::InProgress);
+            }
+        }
+    }
+    Ok(Claim::InProgress)
+}
+
+/// Records a finished deploy under the claim, for later duplicates.
+pub(crate) fn finish(store: &dyn Store, record: &DeployRecord, digest: &str) -> Result<(), StoreError> {
+    let value = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
+    store.set(&deploy_key(&record.app_id, digest), &value)
+}
+
+/// Gives up a claim so that a later delivery can deploy.
+pub(crate) fn release(store: &dyn Store, app_id: &str, digest: &str) -> Result<(), StoreError> {
+    store.delete(&claimed_at_key(app_id, digest))?;
+    store.delete(&claim_key(app_id, digest))
+}
+
+/// Returns the finished record when it is inside the retention window, and
+/// clears an expired one together with its claim.
+fn finished(
+    store: &dyn Store,
+    app_id: &str,
+    digest: &str,
+    policy: ClaimPolicy,
+) -> Result<Option<DeployRecord>, StoreError> {
+    let key = deploy_key(app_id, digest);
+    let Some(bytes) = store.get(&key)? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice::<DeployRecord>(&bytes) {
+        Ok(record) if policy.now.saturating_sub(record.time) < policy.retention => Ok(Some(record)),
+        _ => {
+            store.delete(&key)?;
+            release(store, app_id, digest)?;
+            Ok(None)
+        }
+    }
+}
+
+/// A claim is stale when its time is older than the limit. A claim whose
+/// time is not written yet is fresh: its owner is between the two writes.
+fn is_stale(store: &dyn Store, app_id: &str, digest: &str, policy: ClaimPolicy) -> Result<bool, StoreError> {
+    let claimed_at = store
+        .get(&claimed_at_key(app_id, digest))?
+        .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok());
+    Ok(claimed_at.is_some_and(|at| policy.now.saturating_sub(at) > policy.stale_after))
+}
+
+#[cfg(test)]
+#[path = "dedup_tests.rs"]
+mod tests;

@@ -1,0 +1,288 @@
+//! Deploying a planned push: per target, compare with the running version
+//! when the tag policy asks, claim the (app, digest) pair, call
+//! `DeployApplication`, and keep the outcome in history.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::answer::Rejection;
+use crate::config::DeployConfig;
+use crate::dedup::{self, Claim, ClaimPolicy, POLL_INTERVAL};
+use crate::flow::{call, Platform};
+use crate::history;
+use crate::logline::LogLine;
+use crate::plan::PlanItem;
+use crate::policy::{running_tag, Decision};
+use crate::sae::{deploy_application, describe_application_config};
+use crate::store::{DeployRecord, Store};
+use crate::target::Target;
+use crate::webhook::PushEvent;
+
+/// Age after which an unfinished claim is taken over. It is well above the
+/// longest a delivery can hold one (two SAE calls of at most 25 s each).
+const STALE_CLAIM_SECS: u64 = 120;
+
+/// What happened to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// SAE accepted the change order.
+    Deploying,
+    /// An earlier delivery already deployed this digest to the app.
+    Duplicate,
+    /// An earlier delivery of this digest is still deploying.
+    InProgress,
+    /// The policy decided not to deploy.
+    Skipped,
+    /// The deploy failed.
+    Failed,
+}
+
+impl Status {
+    /// Returns the word used in answers, logs and history.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Deploying => "deploying",
+            Status::Duplicate => "duplicate",
+            Status::InProgress => "in_progress",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// The outcome for one target.
+#[derive(Debug, Clone)]
+pub(crate) struct Outcome {
+    /// SAE application id.
+    pub(crate) app_id: String,
+    /// Route name, in route-table mode.
+    pub(crate) route: Option<String>,
+    /// What happened.
+    pub(crate) status: Status,
+    /// Why, for skips, duplicates and failures.
+    pub(crate) reason: Option<String>,
+    /// Image sent (or that would have been sent).
+    pub(crate) image: Option<String>,
+    /// SAE change order id (the original one for duplicates).
+    pub(crate) change_order_id: Option<String>,
+    /// SAE request id of the last call.
+    pub(crate) request_id: Option<String>,
+    /// The failure, for building the single-app answer.
+    pub(crate) error: Option<Rejection>,
+}
+
+impl Outcome {
+    fn new(item: &PlanItem<'_>, status: Status) -> Self {
+        Outcome {
+            app_id: item.app_id.clone(),
+            route: item.route.map(|r| r.name.clone()),
+            status,
+            reason: None,
+            image: item.target.as_ref().ok().map(|t| t.params.image_url.clone()),
+            change_order_id: None,
+            request_id: None,
+            error: None,
+        }
+    }
+
+    fn failed(item: &PlanItem<'_>, error: Rejection) -> Self {
+        let mut outcome = Outcome::new(item, Status::Failed);
+        outcome.reason = Some(error.to_string());
+        outcome.error = Some(error);
+        outcome
+    }
+
+    /// Returns the outcome as JSON for answers.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut value = json!({
+            "app_id": self.app_id,
+            "status": self.status.as_str(),
+            "image": self.image,
+            "change_order_id": self.change_order_id,
+            "request_id": self.request_id,
+        });
+        if let Some(route) = &self.route {
+            value["route"] = json!(route);
+        }
+        if let Some(reason) = &self.reason {
+            value["reason"] = json!(reason);
+        }
+        if let Some(error) = &self.error {
+            let answer = error.to_answer();
+            value["code"] = answer.body["code"].clone();
+            for key in ["sae_code", "sae_message"] {
+                if let Some(v) = answer.body.get(key) {
+                    value[key] = v.clone();
+                }
+            }
+        }
+        value
+    }
+}
+
+/// Shared inputs of one delivery's deploys.
+pub(crate) struct Delivery<'a> {
+    /// The host.
+    pub(crate) platform: &'a dyn Platform,
+    /// Settings.
+    pub(crate) config: &'a DeployConfig,
+    /// The key-value store, when it opened.
+    pub(crate) store: Option<&'a dyn Store>,
+    /// The push.
+    pub(crate) event: &'a PushEvent,
+}
+
+/// Deploys one planned target and records the outcome.
+pub(crate) fn execute(delivery: &Delivery<'_>, item: &PlanItem<'_>) -> Outcome {
+    let target = match &item.target {
+        Ok(target) => target,
+        Err(error) => return Outcome::failed(item, error.clone()),
+    };
+    let outcome = run(delivery, item, target);
+    if matches!(outcome.status, Status::Deploying | Status::Skipped | Status::Failed) {
+        remember(delivery, target, &outcome);
+    }
+    outcome
+}
+
+fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome {
+    // Compare with the running version when the tag policy asks for it.
+    if let Some(route) = item.route.filter(|r| r.policy.needs_running_version()) {
+        let running = match running_image(delivery, target) {
+            Ok(image) => image,
+            Err(error) => return Outcome::failed(item, error),
+        };
+        let repository = delivery.event.repository();
+        let running_tag = running.as_deref().and_then(|image| running_tag(image, &repository));
+        if let Decision::Skip(reason) = route.policy.decide(&delivery.event.tag, running_tag) {
+            let mut outcome = Outcome::new(item, Status::Skipped);
+            outcome.reason = Some(reason);
+            return outcome;
+        }
+    }
+
+    // Claim the (app, digest) pair so that only one delivery deploys it.
+    let claimed = match claim(delivery, item) {
+        Ok(claimed) => claimed,
+        Err(outcome) => return *outcome,
+    };
+
+    // Deploy, then finish or release the claim.
+    let mut scratch = LogLine::default();
+    let request = deploy_application(&target.endpoint, &target.params);
+    let result = call(delivery.platform, delivery.config, &request, &mut scratch);
+    let outcome = match result {
+        Ok(success) => {
+            let mut outcome = Outcome::new(item, Status::Deploying);
+            outcome.change_order_id = success.data_text("ChangeOrderId");
+            outcome.request_id = success.request_id;
+            outcome
+        }
+        Err(error) => {
+            let mut outcome = Outcome::failed(item, error);
+            outcome.request_id = scratch.get("request_id").map(str::to_owned);
+            outcome
+        }
+    };
+    if let (Some(store), Some(digest)) = (claimed, &delivery.event.digest) {
+        let stored = match outcome.status {
+            Status::Deploying => dedup::finish(store, &record(delivery, target, &outcome), digest),
+            _ => dedup::release(store, &item.app_id, digest),
+        };
+        if let Err(error) = stored {
+            delivery.platform.log(&format!("event=store_error step=finish_claim error=\"{error}\""));
+        }
+    }
+    outcome
+}
+
+/// Takes the claim. Returns the store that holds it (`None` when there is
+/// no digest or no store), or the outcome that ends this target.
+fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>) -> Result<Option<&'a dyn Store>, Box<Outcome>> {
+    let (Some(store), Some(digest)) = (delivery.store, &delivery.event.digest) else {
+        return Ok(None);
+    };
+    let policy = ClaimPolicy {
+        now: now_secs(delivery.platform),
+        retention: delivery.config.retention.as_secs(),
+        stale_after: STALE_CLAIM_SECS,
+    };
+    let polls = (delivery.config.sae_timeout + Duration::from_secs(2)).as_millis() / POLL_INTERVAL.as_millis();
+    let mut remaining = polls;
+    let mut wait = || {
+        if remaining == 0 {
+            return false;
+        }
+        remaining -= 1;
+        delivery.platform.sleep(POLL_INTERVAL);
+        true
+    };
+    match dedup::claim(store, &item.app_id, digest, policy, &mut wait) {
+        Ok(Claim::Won) => Ok(Some(store)),
+        Ok(Claim::Duplicate(original)) => {
+            let mut outcome = Outcome::new(item, Status::Duplicate);
+            outcome.reason = Some(format!("digest already deployed at {}", crate::store::rfc3339(original.time)));
+            outcome.change_order_id = original.change_order_id;
+            outcome.request_id = original.request_id;
+            Err(Box::new(outcome))
+        }
+        Ok(Claim::InProgress) => {
+            let mut outcome = Outcome::new(item, Status::InProgress);
+            outcome.reason = Some("an earlier delivery of this digest is still deploying".into());
+            Err(Box::new(outcome))
+        }
+        Err(error) => Err(Box::new(Outcome::failed(item, error.into()))),
+    }
+}
+
+/// Reads the image the app runs now, with `DescribeApplicationConfig`.
+fn running_image(delivery: &Delivery<'_>, target: &Target) -> Result<Option<String>, Rejection> {
+    let request = describe_application_config(&target.endpoint, &target.params.app_id);
+    let success = call(delivery.platform, delivery.config, &request, &mut LogLine::default())?;
+    Ok(success.data_text("ImageUrl"))
+}
+
+fn record(delivery: &Delivery<'_>, target: &Target, outcome: &Outcome) -> DeployRecord {
+    let event = delivery.event;
+    let sae_code = outcome
+        .error
+        .as_ref()
+        .and_then(|e| e.to_answer().body["sae_code"].as_str().map(str::to_owned));
+    DeployRecord {
+        time: now_secs(delivery.platform),
+        repository: event.repository(),
+        tag: event.tag.clone(),
+        digest: event.digest.clone(),
+        app_id: outcome.app_id.clone(),
+        image: target.params.image_url.clone(),
+        region: target.region.clone(),
+        route: outcome.route.clone(),
+        outcome: outcome.status.as_str().to_owned(),
+        reason: outcome.reason.clone(),
+        change_order_id: outcome.change_order_id.clone(),
+        request_id: outcome.request_id.clone(),
+        sae_code,
+    }
+}
+
+/// Appends the outcome to history; a store failure is logged, not fatal.
+fn remember(delivery: &Delivery<'_>, target: &Target, outcome: &Outcome) {
+    let Some(store) = delivery.store else { return };
+    let record = record(delivery, target, outcome);
+    let time_ms = now_ms(delivery.platform);
+    let nonce = delivery.platform.nonce();
+    let retention = delivery.config.retention.as_secs();
+    if let Err(error) = history::append(store, &record, time_ms, &nonce, retention) {
+        delivery.platform.log(&format!("event=store_error step=history error=\"{error}\""));
+    }
+}
+
+fn now_secs(platform: &dyn Platform) -> u64 {
+    now_ms(platform) / 1000
+}
+
+fn now_ms(platform: &dyn Platform) -> u64 {
+    let since = platform.now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,529 @@
+//! Tag policies: which pushed tags a route admits, and whether a new semver
+//! tag should replace the version an application runs now.
+//!
+//! A policy is written as text:
+//!
+//! | text | admits |
+//! |---|---|
+//! | `glob:<pattern>` | tags matching the whole pattern: `*` is any run of characters, `?` is one character, the rest is literal |
+//! | `regexp:<pattern>` | tags a regex-lite pattern matches as a whole; it is anchored at both ends |
+//! | `semver:major`, `semver:minor`, `semver:patch` | SemVer 2.0 tags, deployed only when newer than the running version within that level |
+//! | `exact:<tag>` | that one tag |
+//!
+//! Semver tags are `MAJOR.MINOR.PATCH` with an optional `v` or `V` prefix and
+//! an optional `-pre-release` of dot-separated identifiers. Numbers have no
+//! leading zeros. Tags cannot contain `+`, so build metadata never occurs.
+//! Pre-release tags are admitted only when the policy allows them. A digest
+//! (`sha256:…`) is not a tag, so no policy admits one.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use regex_lite::{Regex, RegexBuilder};
+
+use crate::reference::{check_tag, MAX_REPOSITORY_LEN, MAX_TAG_LEN};
+
+/// The valid policy forms, listed in error messages.
+const POLICY_FORMS: &str =
+    "`glob:<pattern>`, `regexp:<pattern>`, `semver:major`, `semver:minor`, `semver:patch` or `exact:<tag>`";
+
+/// Longest `glob:` pattern: a whole tag plus room for wildcards.
+const MAX_TAG_GLOB_LEN: usize = 2 * MAX_TAG_LEN;
+
+/// Longest `regexp:` pattern.
+const MAX_REGEX_LEN: usize = 1024;
+
+/// Compiled-size limit of one regex. regex-lite 0.1's default is 10 MiB, too much
+/// for a table of 100 routes in one Wasm instance.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
+
+/// Maximum number of characters of configured or pushed text quoted in a message.
+const MAX_QUOTE_CHARS: usize = 48;
+
+/// Returns text to quote in a message: at most [`MAX_QUOTE_CHARS`] characters,
+/// with control characters escaped and `…` marking a cut.
+pub(crate) fn excerpt(text: &str) -> String {
+    let mut quoted = String::new();
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_QUOTE_CHARS {
+            quoted.push('…');
+            break;
+        }
+        if c.is_control() {
+            quoted.extend(c.escape_default());
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted
+}
+
+/// A glob pattern, compiled for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Glob {
+    text: String,
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    /// `?`: one character.
+    One { crosses_slash: bool },
+    /// `*` or `**`: any run of characters, possibly empty.
+    Any { crosses_slash: bool },
+}
+
+impl Glob {
+    /// Compiles a tag glob, in which `*` and `?` match any character.
+    pub(crate) fn tag(pattern: &str) -> Result<Glob, String> {
+        if pattern.is_empty() {
+            return Err(format!("has an empty glob pattern; write one of {POLICY_FORMS}"));
+        }
+        if pattern.len() > MAX_TAG_GLOB_LEN {
+            return Err(format!("has a glob of {} bytes, over the {MAX_TAG_GLOB_LEN}-byte limit", pattern.len()));
+        }
+        let tag_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '*' | '?');
+        if !pattern.chars().all(tag_char) {
+            return Err("has a glob that can never match a tag; use only letters, digits, `_`, `.`, `-`, `*` and `?`".into());
+        }
+        Ok(Glob::compile(pattern, false))
+    }
+
+    /// Compiles a repository glob on `namespace/name`: `*` matches within one
+    /// path component, `**` matches across `/`, and `?` is one character other than `/`.
+    pub(crate) fn repository(pattern: &str) -> Result<Glob, String> {
+        if pattern.is_empty() {
+            return Err("is empty; write a glob on `namespace/name` such as `prod/*`".into());
+        }
+        if pattern.len() > MAX_REPOSITORY_LEN {
+            return Err(format!("is {} bytes, over the {MAX_REPOSITORY_LEN}-byte limit", pattern.len()));
+        }
+        if pattern.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err("must be lower case, as ACR repository names are".into());
+        }
+        let path_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/*?".contains(c);
+        if !pattern.chars().all(path_char) {
+            return Err("may contain only lower-case letters, digits, `.`, `_`, `-`, `/`, `*` and `?`".into());
+        }
+        if pattern.split('/').any(str::is_empty) {
+            return Err("has an empty path component; write `namespace/name` such as `prod/*`".into());
+        }
+        if !pattern.contains('/') && !pattern.contains("**") {
+            let hint = format!("write e.g. `prod/*`, `*/{}` or `**`", excerpt(pattern));
+            return Err(format!("has no `/`, so it can never match `namespace/name`; {hint}"));
+        }
+        Ok(Glob::compile(pattern, true))
+    }
+
+    fn compile(pattern: &str, path: bool) -> Glob {
+        let mut tokens = Vec::new();
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            let token = match c {
+                '?' => Token::One { crosses_slash: !path },
+                '*' => {
+                    let mut double = false;
+                    while chars.next_if_eq(&'*').is_some() {
+                        double = true;
+                    }
+                    Token::Any { crosses_slash: !path || double }
+                }
+                other => Token::Literal(other),
+            };
+            tokens.push(token);
+        }
+        Glob { text: pattern.to_owned(), tokens }
+    }
+
+    /// Returns true when the pattern matches the whole text.
+    ///
+    /// The pattern runs as an NFA, one state per token, so the time is
+    /// O(text × pattern) with no backtracking.
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        let mut states = vec![false; self.tokens.len() + 1];
+        mark(&mut states, 0);
+        self.skip_empty_runs(&mut states);
+        for c in text.chars() {
+            let mut next = vec![false; states.len()];
+            for (i, (token, live)) in self.tokens.iter().zip(&states).enumerate() {
+                if !live {
+                    continue;
+                }
+                match *token {
+                    Token::Literal(l) if l == c => mark(&mut next, i + 1),
+                    Token::One { crosses_slash } if crosses_slash || c != '/' => mark(&mut next, i + 1),
+                    Token::Any { crosses_slash } if crosses_slash || c != '/' => mark(&mut next, i),
+                    _ => {}
+                }
+            }
+            self.skip_empty_runs(&mut next);
+            if !next.contains(&true) {
+                return false;
+            }
+            states = next;
+        }
+        states.last().copied().unwrap_or(false)
+    }
+
+    /// Marks the state after each `*` live when the state before it is,
+    /// because a `*` may match nothing.
+    fn skip_empty_runs(&self, states: &mut [bool]) {
+        for (i, token) in self.tokens.iter().enumerate() {
+            if matches!(token, Token::Any { .. }) && states.get(i) == Some(&true) {
+                mark(states, i + 1);
+            }
+        }
+    }
+
+    /// Returns the pattern as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn mark(states: &mut [bool], index: usize) {
+    if let Some(state) = states.get_mut(index) {
+        *state = true;
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A SemVer 2.0 version read from a tag, without build metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub(crate) major: u64,
+    pub(crate) minor: u64,
+    pub(crate) patch: u64,
+    /// Pre-release identifiers; empty for a release.
+    pub(crate) pre: Vec<Identifier>,
+}
+
+/// One pre-release identifier. The variant order gives SemVer precedence:
+/// numeric identifiers sort before alphanumeric ones.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Identifier {
+    Numeric(u64),
+    Alphanumeric(String),
+}
+
+impl Version {
+    /// Parses a tag such as `1.2.3`, `v1.2.3` or `V1.2.3-rc.1`, or returns
+    /// what makes it no semver version.
+    pub(crate) fn parse(tag: &str) -> Result<Version, &'static str> {
+        let body = tag.strip_prefix(['v', 'V']).unwrap_or(tag);
+        let (core, pre) = match body.split_once('-') {
+            Some((core, pre)) => (core, Some(pre)),
+            None => (body, None),
+        };
+        let mut numbers = core.split('.');
+        let (Some(major), Some(minor), Some(patch), None) =
+            (numbers.next(), numbers.next(), numbers.next(), numbers.next())
+        else {
+            return Err("it needs exactly three numbers `MAJOR.MINOR.PATCH`");
+        };
+        let pre = match pre {
+            Some(text) => text.split('.').map(parse_identifier).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(Version {
+            major: parse_number(major)?,
+            minor: parse_number(minor)?,
+            patch: parse_number(patch)?,
+            pre,
+        })
+    }
+
+    /// Returns true for a pre-release such as `1.0.0-rc.1`.
+    pub(crate) fn is_prerelease(&self) -> bool {
+        !self.pre.is_empty()
+    }
+}
+
+fn parse_number(text: &str) -> Result<u64, &'static str> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("`MAJOR.MINOR.PATCH` may contain only digits");
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err("a number has a leading zero");
+    }
+    text.parse().map_err(|_| "a number is too large")
+}
+
+fn parse_identifier(text: &str) -> Result<Identifier, &'static str> {
+    if text.is_empty() {
+        return Err("a pre-release identifier is empty");
+    }
+    if !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err("pre-release identifiers may contain only letters, digits and `-`");
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Identifier::Alphanumeric(text.to_owned()));
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err("a numeric pre-release identifier has a leading zero");
+    }
+    text.parse()
+        .map(Identifier::Numeric)
+        .map_err(|_| "a numeric pre-release identifier is too large")
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let core = (self.major, self.minor, self.patch).cmp(&(other.major, other.minor, other.patch));
+        // A release ranks above its pre-releases; pre-releases compare
+        // identifier by identifier, and a shorter prefix ranks lower.
+        core.then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => self.pre.cmp(&other.pre),
+        })
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// How far a `semver:` policy lets a deploy move from the running version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// Any newer version.
+    Major,
+    /// A newer version with the same major number.
+    Minor,
+    /// A newer version with the same major and minor numbers.
+    Patch,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Major => "major",
+            Level::Minor => "minor",
+            Level::Patch => "patch",
+        }
+    }
+
+    /// Returns true when `new` stays within this level of `running`.
+    fn admits_range(self, new: &Version, running: &Version) -> bool {
+        match self {
+            Level::Major => true,
+            Level::Minor => new.major == running.major,
+            Level::Patch => new.major == running.major && new.minor == running.minor,
+        }
+    }
+
+    /// Describes the versions this level admits next to `running`, e.g. `1.x.y`.
+    fn range(self, running: &Version) -> String {
+        match self {
+            Level::Major => "x.y.z".into(),
+            Level::Minor => format!("{}.x.y", running.major),
+            Level::Patch => format!("{}.{}.x", running.major, running.minor),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Glob(Glob),
+    Regexp { pattern: String, regex: Regex },
+    Semver(Level),
+    Exact(String),
+}
+
+/// A parsed tag policy.
+#[derive(Debug, Clone)]
+pub(crate) struct TagPolicy {
+    rule: Rule,
+    /// Whether a `semver:` policy admits pre-release tags.
+    prerelease: bool,
+}
+
+/// The verdict on a tag, with a sentence that gives the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Deploy the tag.
+    Deploy(String),
+    /// Leave the application on the version it runs.
+    Skip(String),
+}
+
+impl TagPolicy {
+    /// Parses the policy text. `prerelease` lets a `semver:` policy admit
+    /// pre-release tags; other policies ignore it.
+    pub(crate) fn parse(text: &str, prerelease: bool) -> Result<TagPolicy, String> {
+        let Some((kind, argument)) = text.split_once(':') else {
+            return Err(format!("`{}` has no policy prefix; write one of {POLICY_FORMS}", excerpt(text)));
+        };
+        let rule = match kind {
+            "glob" => Rule::Glob(Glob::tag(argument)?),
+            "regexp" => compile_regexp(argument)?,
+            "semver" => Rule::Semver(parse_level(argument)?),
+            "exact" => {
+                check_tag(argument).map_err(|reason| format!("has an `exact:` tag that {reason}"))?;
+                Rule::Exact(argument.to_owned())
+            }
+            _ => {
+                return Err(format!(
+                    "has the unknown policy prefix `{}:`; write one of {POLICY_FORMS}",
+                    excerpt(kind)
+                ))
+            }
+        };
+        Ok(TagPolicy { rule, prerelease })
+    }
+
+    /// Returns true for `semver:` policies, which compare a tag with the
+    /// version the application runs.
+    pub(crate) fn needs_running_version(&self) -> bool {
+        matches!(self.rule, Rule::Semver(_))
+    }
+
+    /// Checks whether the policy admits a tag. The error follows the words
+    /// "tag `…`", e.g. "is a pre-release; …".
+    pub(crate) fn matches(&self, tag: &str) -> Result<(), String> {
+        check_tag(tag)?;
+        match &self.rule {
+            Rule::Glob(glob) if glob.is_match(tag) => Ok(()),
+            Rule::Glob(glob) => Err(format!("does not match glob `{}`", excerpt(glob.as_str()))),
+            Rule::Regexp { regex, .. } if regex.is_match(tag) => Ok(()),
+            Rule::Regexp { pattern, .. } => Err(format!("does not match regexp `{}`", excerpt(pattern))),
+            Rule::Exact(exact) if exact == tag => Ok(()),
+            Rule::Exact(exact) => Err(format!("is not the exact tag `{}`", excerpt(exact))),
+            Rule::Semver(_) => self.check_semver(tag).map(|_| ()),
+        }
+    }
+
+    fn check_semver(&self, tag: &str) -> Result<Version, String> {
+        let version = Version::parse(tag).map_err(|detail| {
+            format!("is not a semver version ({detail}); semver tags look like `1.2.3`, `v1.2.3` or `v1.2.3-rc.1`")
+        })?;
+        if version.is_prerelease() && !self.prerelease {
+            return Err("is a pre-release; set \"prerelease\": true to admit it".into());
+        }
+        Ok(version)
+    }
+
+    /// Decides whether to deploy `new_tag` over the application's running
+    /// tag. A tag the policy does not admit is skipped. Only `semver:`
+    /// policies compare versions, and they deploy when `running` is `None`
+    /// or not semver, because there is nothing to compare against.
+    pub(crate) fn decide(&self, new_tag: &str, running: Option<&str>) -> Decision {
+        let Rule::Semver(level) = self.rule else {
+            return match self.matches(new_tag) {
+                Ok(()) => Decision::Deploy(format!("tag `{}` matches `{self}`", excerpt(new_tag))),
+                Err(reason) => Decision::Skip(format!("tag `{}` {reason}", excerpt(new_tag))),
+            };
+        };
+        let new = match check_tag(new_tag).and_then(|()| self.check_semver(new_tag)) {
+            Ok(new) => new,
+            Err(reason) => return Decision::Skip(format!("tag `{}` {reason}", excerpt(new_tag))),
+        };
+        let Some(running_tag) = running else {
+            return Decision::Deploy(format!(
+                "`{}` is a semver version and the running version is unknown, so there is nothing to compare against",
+                excerpt(new_tag)
+            ));
+        };
+        let Ok(current) = Version::parse(running_tag) else {
+            return Decision::Deploy(format!(
+                "running tag `{}` is not a semver version, so there is nothing to compare against",
+                excerpt(running_tag)
+            ));
+        };
+        compare(level, new_tag, &new, running_tag, &current)
+    }
+}
+
+/// Compares an admitted semver tag with the running one.
+fn compare(level: Level, new_tag: &str, new: &Version, running_tag: &str, running: &Version) -> Decision {
+    let new_tag = excerpt(new_tag);
+    let running_tag = excerpt(running_tag);
+    match new.cmp(running) {
+        Ordering::Less => Decision::Skip(format!("`{new_tag}` is older than running `{running_tag}`")),
+        Ordering::Equal => Decision::Skip(format!("`{new_tag}` is the same version as running `{running_tag}`")),
+        Ordering::Greater if !level.admits_range(new, running) => Decision::Skip(format!(
+            "`{new_tag}` is outside the allowed {0} range of running `{running_tag}`, because `semver:{0}` admits only `{1}`",
+            level.as_str(),
+            level.range(running)
+        )),
+        Ordering::Greater => Decision::Deploy(format!(
+            "`{new_tag}` is newer than running `{running_tag}` and within `semver:{}`",
+            level.as_str()
+        )),
+    }
+}
+
+fn compile_regexp(pattern: &str) -> Result<Rule, String> {
+    if pattern.is_empty() {
+        return Err(format!("has an empty regexp; write one of {POLICY_FORMS}"));
+    }
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(format!("has a regexp of {} bytes, over the {MAX_REGEX_LEN}-byte limit", pattern.len()));
+    }
+    // The pattern must compile on its own first, because a pattern such as
+    // `a)|(b` is invalid alone but valid, and no longer anchored, once wrapped.
+    let build = |text: &str| RegexBuilder::new(text).size_limit(REGEX_SIZE_LIMIT).build();
+    build(pattern).map_err(|error| format!("has an invalid regexp: {error}"))?;
+    let regex = build(&format!("^(?:{pattern})$")).map_err(|error| format!("has an invalid regexp: {error}"))?;
+    Ok(Rule::Regexp { pattern: pattern.to_owned(), regex })
+}
+
+fn parse_level(text: &str) -> Result<Level, String> {
+    match text {
+        "major" => Ok(Level::Major),
+        "minor" => Ok(Level::Minor),
+        "patch" => Ok(Level::Patch),
+        _ => Err(format!(
+            "has the unknown semver level `{}`; write `semver:major`, `semver:minor` or `semver:patch`",
+            excerpt(text)
+        )),
+    }
+}
+
+impl fmt::Display for TagPolicy {
+    /// Writes the canonical policy text, e.g. `semver:minor`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.rule {
+            Rule::Glob(glob) => write!(f, "glob:{glob}"),
+            Rule::Regexp { pattern, .. } => write!(f, "regexp:{pattern}"),
+            Rule::Semver(level) => write!(f, "semver:{}", level.as_str()),
+            Rule::Exact(tag) => write!(f, "exact:{tag}"),
+        }
+    }
+}
+
+/// Returns the tag of an SAE `ImageUrl` such as
+/// `registry-vpc.cn-hangzhou.aliyuncs.com/prod/gateway:v1.2.3` when its path
+/// after the registry host is exactly `repository`. Returns `None` for a
+/// digest-pinned image, another repository, an image without a registry host
+/// or without a tag, and an invalid tag.
+pub(crate) fn running_tag<'a>(image_url: &'a str, repository: &str) -> Option<&'a str> {
+    if image_url.contains('@') {
+        return None;
+    }
+    // The first component is a registry host when it has a `.` or a `:port`,
+    // or is `localhost`, as in the Distribution reference grammar.
+    let (host, rest) = image_url.split_once('/')?;
+    if !(host.contains(['.', ':']) || host == "localhost") {
+        return None;
+    }
+    let (path, tag) = rest.rsplit_once(':')?;
+    if path != repository || check_tag(tag).is_err() {
+        return None;
+    }
+    Some(tag)
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;
