@@ -90,7 +90,8 @@ mod tests {
     fn authorization_table() {
         let bearer = format!("Bearer {TOKEN}");
         let lower_bearer = format!("bearer {TOKEN}");
-        let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, bool)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, bool);
+        let cases: Vec<Case> = vec![
             (vec![("token", TOKEN)], vec![], true),
             (vec![("ACCESS_TOKEN", TOKEN)], vec![], true),
             (vec![], vec![&bearer], true),

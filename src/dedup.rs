@@ -26,7 +26,7 @@ pub(crate) enum Claim {
     /// This delivery owns the deploy and must finish or release it.
     Won,
     /// The digest was already deployed to the app; the original record.
-    Duplicate(DeployRecord),
+    Duplicate(Box<DeployRecord>),
     /// Another delivery holds the claim and did not finish within the wait.
     InProgress,
 }
@@ -55,7 +55,7 @@ pub(crate) fn claim(
     for _ in 0..MAX_CLAIM_ATTEMPTS {
         // A finished deploy inside the retention window is a duplicate.
         if let Some(record) = finished(store, app_id, digest, policy)? {
-            return Ok(Claim::Duplicate(record));
+            return Ok(Claim::Duplicate(Box::new(record)));
         }
 
         // The delivery that moves the counter to 1 owns the deploy.
@@ -67,7 +67,7 @@ pub(crate) fn claim(
         // Someone else holds it: wait for a record, a release or staleness.
         loop {
             if let Some(record) = finished(store, app_id, digest, policy)? {
-                return Ok(Claim::Duplicate(record));
+                return Ok(Claim::Duplicate(Box::new(record)));
             }
             if !store.exists(&counter)? {
                 break;

@@ -43,7 +43,7 @@ fn first_claim_wins_then_duplicate() {
     assert_eq!(claim(&store, APP, DIGEST, policy(100), &mut no_wait()).unwrap(), Claim::Won);
     finish(&store, &record(100), DIGEST).unwrap();
     let again = claim(&store, APP, DIGEST, policy(101), &mut no_wait()).unwrap();
-    assert_eq!(again, Claim::Duplicate(record(100)));
+    assert_eq!(again, Claim::Duplicate(Box::new(record(100))));
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn waiter_sees_record_written_while_waiting() {
         polls < 5
     };
     let outcome = claim(&store, APP, DIGEST, policy(101), &mut wait).unwrap();
-    assert_eq!(outcome, Claim::Duplicate(record(100)));
+    assert_eq!(outcome, Claim::Duplicate(Box::new(record(100))));
 }
 
 #[test]

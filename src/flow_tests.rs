@@ -247,3 +247,146 @@ fn log_line_has_the_event_fields() {
     }
     assert!(!line.contains("token"), "{line}");
 }
+
+const APP_B: &str = "0f3c2a1b-0000-4000-8000-00000000000b";
+
+fn with_routes(routes: &str) -> Fake {
+    let mut fake = Fake::new();
+    fake.vars.insert("routes", routes.to_string());
+    fake
+}
+
+fn two_app_routes() -> String {
+    format!(
+        r#"{{"routes":[{{"name":"orders","repository":"acme/*","tags":"glob:v*","targets":[{{"app_id":"{APP}"}},{{"app_id":"{APP_B}","deploy_by_digest":true}}]}}]}}"#
+    )
+}
+
+#[test]
+fn routes_deploy_every_target() {
+    let fake = with_routes(&two_app_routes()).replying(200, DEPLOY_OK).replying(200, DEPLOY_OK);
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), SAMPLE));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "deploying");
+    let targets = answer.body["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[0]["route"], "orders");
+    let sent = fake.sent.borrow();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].0.url.contains("order-api%40sha256%3A9f86d081884c"), "{}", sent[1].0.url);
+}
+
+#[test]
+fn routes_are_an_allowlist() {
+    let other = "11111111-2222-3333-4444-555555555555";
+    for query in [format!("token={TOKEN}&app_id={other}")] {
+        let fake = with_routes(&two_app_routes());
+        let answer = handle(&fake, &post(&query, SAMPLE));
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["status"], "no_matching_route");
+        assert!(fake.sent.borrow().is_empty());
+    }
+    let fake = with_routes(&two_app_routes()).replying(200, DEPLOY_OK);
+    let answer = handle(&fake, &post(&format!("token={TOKEN}&app_id={APP_B}"), SAMPLE));
+    assert_eq!(answer.body["targets"].as_array().unwrap().len(), 1);
+    assert_eq!(fake.sent.borrow().len(), 1);
+}
+
+#[test]
+fn unmatched_push_makes_no_call() {
+    let fake = with_routes(r#"[{"repository":"prod/*","targets":[{"app_id":"7171a6ca-d1cd-4928-8642-7d5cfe690000"}]}]"#);
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), SAMPLE));
+    assert_eq!(answer.body["status"], "no_matching_route");
+    assert!(fake.sent.borrow().is_empty());
+}
+
+#[test]
+fn broken_table_is_config_error() {
+    let fake = with_routes(r#"[{"repository":"acme/*","tags":"semverr:minor","targets":[{"app_id":"7171a6ca-d1cd-4928-8642-7d5cfe690000"}]}]"#);
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), SAMPLE));
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.body["variable"], "routes");
+    let message = answer.body["message"].as_str().unwrap();
+    assert!(message.contains("routes[0]") && message.contains("tags"), "{message}");
+}
+
+#[test]
+fn semver_refuses_downgrade() {
+    let routes = format!(r#"[{{"repository":"acme/order-api","tags":"semver:major","targets":[{{"app_id":"{APP}"}}]}}]"#);
+    let running = r#"{"RequestId":"req-c","Code":"200","Success":true,"Data":{"ImageUrl":"registry-vpc.cn-shanghai.aliyuncs.com/acme/order-api:v2.0.0"}}"#;
+    let fake = with_routes(&routes).replying(200, running);
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), SAMPLE));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["status"], "skipped");
+    let reason = answer.body["targets"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("older than running"), "{reason}");
+    let sent = fake.sent.borrow();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0.action, "DescribeApplicationConfig");
+}
+
+#[test]
+fn repeated_delivery_is_duplicate() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    let first = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(first.body["status"], "deploying");
+    let second = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["status"], "duplicate");
+    assert_eq!(second.body["change_order_id"], "co-1");
+    assert_eq!(fake.sent.borrow().len(), 1);
+}
+
+#[test]
+fn failed_deploy_can_be_redelivered() {
+    let fake = Fake::new()
+        .replying(200, DEPLOY_OK)
+        .replying(500, r#"{"RequestId":"r","Code":"InternalError","Message":"x"}"#);
+    assert_eq!(handle(&fake, &post(&good_query(), SAMPLE)).status, 502);
+    assert_eq!(handle(&fake, &post(&good_query(), SAMPLE)).status, 200);
+    assert_eq!(fake.sent.borrow().len(), 2);
+}
+
+#[test]
+fn dry_run_sends_and_stores_nothing() {
+    for (path, query) in [("/explain", good_query()), ("/", format!("{}&dry_run=true", good_query()))] {
+        let fake = Fake::new();
+        let request = Incoming { path: path.into(), ..post(&query, SAMPLE) };
+        let answer = handle(&fake, &request);
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["status"], "dry_run");
+        let target = &answer.body["targets"][0];
+        assert_eq!(target["decision"], "deploy");
+        assert_eq!(target["request"]["method"], "POST");
+        assert!(target["request"]["headers"].get("authorization").is_none());
+        assert!(fake.sent.borrow().is_empty());
+        assert!(fake.store.map.lock().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn history_lists_deploys_with_token_only() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    handle(&fake, &post(&good_query(), SAMPLE));
+    let get = |query: &str| Incoming { method: "GET".into(), path: "/deploys".into(), ..post(query, "") };
+    assert_eq!(handle(&fake, &get("")).status, 401);
+    let answer = handle(&fake, &get(&format!("token={TOKEN}")));
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["count"], 1);
+    assert_eq!(answer.body["deploys"][0]["change_order_id"], "co-1");
+    assert_eq!(answer.body["deploys"][0]["outcome"], "deploying");
+}
+
+#[test]
+fn health_hides_details_without_token() {
+    let fake = Fake::new();
+    let get = |query: &str| Incoming { method: "GET".into(), path: "/healthz".into(), ..post(query, "") };
+    let open = handle(&fake, &get(""));
+    assert_eq!(open.status, 200);
+    assert_eq!(open.body, serde_json::json!({"status": "ok"}));
+    let detailed = handle(&fake, &get(&format!("token={TOKEN}")));
+    assert_eq!(detailed.body["variables"]["access_key_id"], true);
+    assert_eq!(detailed.body["variables"]["security_token"], false);
+    assert_eq!(detailed.body["store"], "ok");
+    assert_eq!(handle(&fake, &get("token=wrong-token-value")).status, 401);
+}

@@ -24,6 +24,11 @@
 //! clock, randomness, outbound HTTP, key-value) and it is built for `wasm32`
 //! only.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+// Off wasm32 the crate is built only for tests, fuzzing and benchmarks, which
+// leave the request flow unused.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 pub(crate) mod answer;
 pub(crate) mod answers;
 pub(crate) mod auth;
@@ -49,3 +54,7 @@ pub(crate) mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
+
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals;

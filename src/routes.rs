@@ -42,7 +42,7 @@
 //! | `min_ready_instances` | `MinReadyInstances`, -1 or more |
 //! | `min_ready_instance_ratio` | `MinReadyInstanceRatio`, -1 to 100 |
 //! | `batch_wait_time` | `BatchWaitTime` in seconds, 0 to 86400 |
-//! | `update_strategy` | `UpdateStrategy`: a JSON object, or a string containing one, with a string `type`; sent as compact JSON with keys sorted |
+//! | `update_strategy` | `UpdateStrategy`: a JSON object, or a string containing one, with a string `type`; sent as compact JSON |
 //! | `deploy_by_digest` | `true` deploys `…@sha256:…` instead of `…:<tag>`; default `false` |
 //!
 //! A `null` value counts as absent. Unknown keys, a key repeated in one
@@ -152,7 +152,8 @@ pub(crate) struct RouteTarget {
     pub(crate) min_ready_instance_ratio: Option<i64>,
     /// `BatchWaitTime`, seconds.
     pub(crate) batch_wait_time: Option<i64>,
-    /// `UpdateStrategy` as compact JSON text.
+    /// `UpdateStrategy` as compact JSON text. Keys come out sorted because
+    /// serde_json's `preserve_order` feature is off in this build.
     pub(crate) update_strategy: Option<String>,
     /// Deploy the pushed digest instead of the tag.
     pub(crate) deploy_by_digest: bool,
@@ -276,7 +277,7 @@ pub(crate) fn parse_routes(text: &str) -> Result<Option<RouteTable>, RouteError>
             return Err(field_error(
                 &route.name,
                 "name",
-                format!("is also the name of routes[{first}]; give each route its own name"),
+                format!("is used by routes[{first}] and routes[{index}]; give each route its own name"),
             ));
         }
         routes.push(route);
@@ -351,9 +352,12 @@ fn parse_targets(value: Option<&Value>) -> Result<Vec<RouteTarget>, FieldError> 
         Some(Value::Array(items)) => items,
         Some(other) => return Err(field(format!("must be an array of targets, not {}", kind(other)))),
     };
-    if items.is_empty() || items.len() > MAX_TARGETS {
+    if items.is_empty() {
+        return Err(field("is empty; list at least one target such as {\"app_id\": \"…\"}".into()));
+    }
+    if items.len() > MAX_TARGETS {
         let count = items.len();
-        let reason = format!("has {count} targets; list 1 to {MAX_TARGETS}, and split longer lists over several routes");
+        let reason = format!("has {count} targets, over the limit of {MAX_TARGETS}; split them over several routes");
         return Err(field(reason));
     }
 

@@ -191,8 +191,8 @@ fn route_field_errors() {
         (remove("targets"), "gateway-prod", "targets", "is missing"),
         (set("targets", Value::Null), "gateway-prod", "targets", "is missing"),
         (set("targets", json!({"app_id": APP_A})), "gateway-prod", "targets", "must be an array"),
-        (set("targets", json!([])), "gateway-prod", "targets", "has 0 targets"),
-        (set("targets", Value::Array(targets_21)), "gateway-prod", "targets", "has 21 targets"),
+        (set("targets", json!([])), "gateway-prod", "targets", "is empty"),
+        (set("targets", Value::Array(targets_21)), "gateway-prod", "targets", "has 21 targets, over the limit of 20"),
         (set("target", json!([])), "gateway-prod", "target", "is not a known field"),
         (set("app_id", json!(APP_A)), "gateway-prod", "app_id", "move it into an entry of `targets`"),
         (set("targets", json!([APP_A])), "gateway-prod", "targets[0]", "must be a JSON object"),
@@ -274,7 +274,7 @@ fn duplicate_route_names() {
     let error = error(json!([route, other, route]));
     let (name, field, reason) = field_of(&error);
     assert_eq!((name, field), ("gateway", "name"));
-    assert!(reason.contains("is also the name of routes[0]"), "{error}");
+    assert!(reason.contains("is used by routes[0] and routes[2]"), "{error}");
 }
 
 fn sample_table() -> RouteTable {

@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn duplicate_top_level_key() {
-        let body = format!(r#"{{"push_data":{{"tag":"v1"}},"push_data":{{"tag":"v2"}},"repository":{{}}}}"#);
+        let body = r#"{"push_data":{"tag":"v1"},"push_data":{"tag":"v2"},"repository":{}}"#;
         assert_eq!(parse_push(body.as_bytes()).unwrap_err().field(), Some("push_data"));
     }
 
