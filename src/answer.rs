@@ -88,6 +88,16 @@ pub(crate) enum Rejection {
         /// SAE's error.
         error: SaeError,
     },
+    /// SAE stayed busy or throttled through every retry.
+    #[error("SAE {action} is busy: {}; retry after {retry_after_secs} s", .error.code)]
+    SaeBusy {
+        /// The SAE action.
+        action: &'static str,
+        /// SAE's last error.
+        error: SaeError,
+        /// Seconds the caller should wait, sent as `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// SAE did not answer in time.
     #[error("SAE {action} did not answer within {seconds} s")]
     SaeTimeout {
@@ -123,6 +133,7 @@ impl Rejection {
             Rejection::Config(_) => (500, "config_error"),
             Rejection::Store(_) => (503, "store_unavailable"),
             Rejection::Sae { .. } => (502, "sae_error"),
+            Rejection::SaeBusy { .. } => (503, "sae_busy"),
             Rejection::SaeTimeout { .. } => (504, "sae_timeout"),
             Rejection::SaeUnreachable { .. } => (502, "sae_unreachable"),
         }
@@ -143,17 +154,24 @@ impl Rejection {
                 body["parameter"] = json!(param);
             }
             Rejection::Config(error) => body["variable"] = json!(error.variable),
-            Rejection::Sae { error, .. } => {
+            Rejection::Sae { error, .. } | Rejection::SaeBusy { error, .. } => {
                 body["sae_code"] = json!(error.code);
                 body["sae_message"] = json!(error.message);
                 body["sae_status"] = json!(error.status);
                 body["request_id"] = json!(error.request_id);
+                if let Some(hint) = crate::retry::credential_hint(&error.code) {
+                    body["hint"] = json!(hint);
+                }
             }
             _ => {}
         }
         let mut answer = Answer::json(status, body);
-        if let Rejection::MethodNotAllowed { allow, .. } = self {
-            answer.headers.push(("allow".into(), (*allow).into()));
+        match self {
+            Rejection::MethodNotAllowed { allow, .. } => answer.headers.push(("allow".into(), (*allow).into())),
+            Rejection::SaeBusy { retry_after_secs, .. } => {
+                answer.headers.push(("retry-after".into(), retry_after_secs.to_string()));
+            }
+            _ => {}
         }
         answer
     }
@@ -191,6 +209,7 @@ mod tests {
             code: "Throttling.User".into(),
             message: "slow down".into(),
             request_id: Some("req-1".into()),
+            retry_after: None,
         };
         let cases: Vec<(Rejection, u16, &str)> = vec![
             (Rejection::Unauthorized, 401, "unauthorized"),
@@ -215,6 +234,23 @@ mod tests {
     }
 
     #[test]
+    fn busy_has_retry_after_and_credentials_have_hint() {
+        let error = |code: &str| SaeError {
+            status: 400,
+            code: code.into(),
+            message: String::new(),
+            request_id: None,
+            retry_after: None,
+        };
+        let busy = Rejection::SaeBusy { action: "DeployApplication", error: error("Throttling.User"), retry_after_secs: 3 };
+        let answer = busy.to_answer();
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.headers, vec![("retry-after".to_string(), "3".to_string())]);
+        let denied = Rejection::Sae { action: "DeployApplication", error: error("Forbidden.RAM") }.to_answer();
+        assert!(denied.body["hint"].as_str().unwrap().contains("RAM policy"));
+    }
+
+    #[test]
     fn method_not_allowed_has_allow_header() {
         let answer = Rejection::MethodNotAllowed { method: "PUT".into(), allow: "POST" }.to_answer();
         assert_eq!(answer.headers, vec![("allow".to_string(), "POST".to_string())]);
@@ -227,6 +263,7 @@ mod tests {
             code: "Application.ChangerOrderRunning".into(),
             message: "busy".into(),
             request_id: Some("req-9".into()),
+            retry_after: None,
         };
         let answer = Rejection::Sae { action: "DeployApplication", error }.to_answer();
         assert_eq!(answer.body["sae_code"], "Application.ChangerOrderRunning");

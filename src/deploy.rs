@@ -14,7 +14,7 @@ use crate::history;
 use crate::logline::LogLine;
 use crate::plan::PlanItem;
 use crate::policy::{running_tag, Decision};
-use crate::sae::{deploy_application, describe_application_config};
+use crate::sae::{deploy_application, describe_application_config, list_change_orders};
 use crate::store::{DeployRecord, Store};
 use crate::target::Target;
 use crate::webhook::PushEvent;
@@ -22,6 +22,9 @@ use crate::webhook::PushEvent;
 /// Age after which an unfinished claim is taken over. It is well above the
 /// longest a delivery can hold one (two SAE calls of at most 25 s each).
 const STALE_CLAIM_SECS: u64 = 120;
+
+/// How many of an app's newest change orders are searched for a lost one.
+const RECENT_CHANGE_ORDERS: u32 = 20;
 
 /// What happened to one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +73,8 @@ pub(crate) struct Outcome {
     pub(crate) request_id: Option<String>,
     /// The failure, for building the single-app answer.
     pub(crate) error: Option<Rejection>,
+    /// Retries of throttled or busy SAE calls.
+    pub(crate) retries: u32,
 }
 
 impl Outcome {
@@ -83,6 +88,7 @@ impl Outcome {
             change_order_id: None,
             request_id: None,
             error: None,
+            retries: 0,
         }
     }
 
@@ -168,9 +174,13 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
         Err(outcome) => return *outcome,
     };
 
-    // Deploy, then finish or release the claim.
+    // Deploy, with a marker in the description that finds the change
+    // order again if the answer is lost.
     let mut scratch = LogLine::default();
-    let request = deploy_application(&target.endpoint, &target.params);
+    let marker = delivery_marker(&delivery.platform.nonce());
+    let mut params = target.params.clone();
+    params.change_order_desc = format!("{} {marker}", params.change_order_desc);
+    let request = deploy_application(&target.endpoint, &params);
     let result = call(delivery.platform, delivery.config, &request, &mut scratch);
     let outcome = match result {
         Ok(success) => {
@@ -179,12 +189,15 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
             outcome.request_id = success.request_id;
             outcome
         }
+        Err(error) if is_ambiguous(&error) => confirm(delivery, item, target, &marker, error),
         Err(error) => {
             let mut outcome = Outcome::failed(item, error);
             outcome.request_id = scratch.get("request_id").map(str::to_owned);
             outcome
         }
     };
+    let mut outcome = outcome;
+    outcome.retries = scratch.get("retries").and_then(|r| r.parse().ok()).unwrap_or(0);
     if let (Some(store), Some(digest)) = (claimed, &delivery.event.digest) {
         let stored = match outcome.status {
             Status::Deploying => dedup::finish(store, &record(delivery, target, &outcome), digest),
@@ -195,6 +208,64 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
         }
     }
     outcome
+}
+
+/// Returns a marker unique to this deploy attempt, e.g. `[delivery 3f9a1c02e4]`.
+fn delivery_marker(nonce: &str) -> String {
+    let id: String = nonce.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
+    format!("[delivery {id}]")
+}
+
+/// A timeout, a 5xx or an unreadable answer leaves open whether SAE created
+/// the change order; other errors mean it did not.
+fn is_ambiguous(error: &Rejection) -> bool {
+    match error {
+        Rejection::SaeTimeout { .. } => true,
+        Rejection::Sae { error, .. } => error.status >= 500 || error.code == "InvalidResponse",
+        _ => false,
+    }
+}
+
+/// After an ambiguous failure, looks for the change order with this
+/// delivery's marker instead of retrying blindly, and reports what SAE did.
+fn confirm(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target, marker: &str, error: Rejection) -> Outcome {
+    let request = list_change_orders(&target.endpoint, &target.params.app_id, RECENT_CHANGE_ORDERS);
+    let listed = call(delivery.platform, delivery.config, &request, &mut LogLine::default());
+    let found = listed.as_ref().ok().and_then(|success| {
+        success
+            .data
+            .get("ChangeOrderList")?
+            .as_array()?
+            .iter()
+            .find(|order| order.get("Description").and_then(Value::as_str).is_some_and(|d| d.contains(marker)))
+            .and_then(|order| crate::sae_response::text(order, "ChangeOrderId"))
+    });
+    match (found, listed) {
+        (Some(change_order_id), _) => {
+            let mut outcome = Outcome::new(item, Status::Deploying);
+            outcome.reason = Some(format!(
+                "SAE did not answer cleanly ({error}) but created the change order; found with ListChangeOrders"
+            ));
+            outcome.change_order_id = Some(change_order_id);
+            outcome
+        }
+        (None, Ok(_)) => {
+            let mut outcome = Outcome::failed(item, error);
+            outcome.reason = Some(format!(
+                "{}; ListChangeOrders shows no change order from this delivery, so redelivering deploys again",
+                outcome.reason.unwrap_or_default()
+            ));
+            outcome
+        }
+        (None, Err(list_error)) => {
+            let mut outcome = Outcome::failed(item, error);
+            outcome.reason = Some(format!(
+                "{}; whether SAE created a change order is unknown because ListChangeOrders failed: {list_error}",
+                outcome.reason.unwrap_or_default()
+            ));
+            outcome
+        }
+    }
 }
 
 /// Takes the claim. Returns the store that holds it (`None` when there is

@@ -20,6 +20,7 @@ use crate::answer::Answer;
 use crate::config::Variables;
 use crate::flow::{self, Platform, RawResponse, SendError};
 use crate::intake::{parse_query, BodyTooLarge, Incoming, MAX_BODY_BYTES, MAX_QUERY_BYTES};
+use crate::retry::REQUEST_BUDGET;
 use crate::sae::SignedRequest;
 use crate::store::{Store, StoreError};
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as kv};
@@ -35,13 +36,19 @@ const WRITE_CHUNK: usize = 4096;
 
 #[http_component]
 async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+    let platform = SpinPlatform {
+        deadline: Instant::now() + REQUEST_BUDGET,
+    };
     let incoming = read_incoming(request);
-    let answer = flow::handle(&SpinPlatform, &incoming);
+    let answer = flow::handle(&platform, &incoming);
     write_answer(response_out, &answer);
 }
 
 /// The platform under Spin.
-struct SpinPlatform;
+struct SpinPlatform {
+    /// When the SAE calls of this request must be done.
+    deadline: Instant,
+}
 
 impl Variables for SpinPlatform {
     fn get(&self, name: &str) -> Option<String> {
@@ -74,6 +81,10 @@ impl Platform for SpinPlatform {
 
     fn sleep(&self, duration: Duration) {
         wasi::clocks::monotonic_clock::subscribe_duration(nanos(duration)).block();
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
     }
 }
 

@@ -12,6 +12,7 @@ use crate::explain;
 use crate::intake::{check_app_id, Endpoint, Incoming, APP_ID_PARAMS};
 use crate::logline::LogLine;
 use crate::plan::{load_routes, plan};
+use crate::retry::{backoff, is_retryable, jitter_from_hex, rate_limit_hint, MAX_ATTEMPTS, MIN_ATTEMPT_TIME};
 use crate::routes::RouteTable;
 use crate::sae::{self, SaeRequest};
 use crate::sae_response::{self, SaeSuccess};
@@ -40,8 +41,10 @@ pub(crate) trait Platform: Variables {
     fn log(&self, line: &str);
     /// Opens the key-value store named `default`.
     fn store(&self) -> Result<Box<dyn Store + '_>, StoreError>;
-    /// Sleeps, for polling the store.
+    /// Sleeps, for polling the store and backing off.
     fn sleep(&self, duration: Duration);
+    /// Returns the time by which every SAE call of this request must end.
+    fn deadline(&self) -> Instant;
 }
 
 /// An HTTP response from SAE.
@@ -213,6 +216,10 @@ fn log_outcomes(log: &mut LogLine, outcomes: &[Outcome]) {
     if !change_orders.is_empty() {
         log.set("change_order_id", change_orders);
     }
+    let retries: u32 = outcomes.iter().map(|o| o.retries).sum();
+    if retries > 0 {
+        log.set("retries", retries);
+    }
     let request_ids = join(&|o| o.request_id.clone());
     if !request_ids.is_empty() {
         log.set("request_id", request_ids);
@@ -235,22 +242,69 @@ fn app_id(request: &Incoming) -> Result<Option<String>, Rejection> {
     Ok(Some((*first).to_owned()))
 }
 
-/// Signs and sends one SAE call, and parses the answer. Logs SAE's request
-/// id and error code.
+/// Signs and sends one SAE call, retrying throttling and "change order
+/// running" with backoff inside the request's deadline, and parses the
+/// answer. Logs SAE's request id, error code and the number of retries.
 pub(crate) fn call(
     platform: &dyn Platform,
     config: &DeployConfig,
     request: &SaeRequest,
     log: &mut LogLine,
 ) -> Result<SaeSuccess, Rejection> {
+    let mut attempt: u32 = 0;
+    loop {
+        attempt += 1;
+        let remaining = platform.deadline().saturating_duration_since(Instant::now());
+        if remaining < MIN_ATTEMPT_TIME {
+            return Err(Rejection::SaeTimeout {
+                action: request.action,
+                seconds: config.sae_timeout.as_secs(),
+            });
+        }
+        let result = call_once(platform, config, request, config.sae_timeout.min(remaining), log);
+        let error = match result {
+            Err(Rejection::Sae { error, .. }) if is_retryable(&error.code) => error,
+            other => {
+                if attempt > 1 {
+                    log.set("retries", attempt - 1);
+                }
+                return other;
+            }
+        };
+
+        // Wait and try again, unless attempts or time run out.
+        let delay = backoff(attempt, jitter_from_hex(&platform.nonce()), error.retry_after);
+        let remaining = platform.deadline().saturating_duration_since(Instant::now());
+        if attempt >= MAX_ATTEMPTS || delay + MIN_ATTEMPT_TIME > remaining {
+            log.set("retries", attempt - 1);
+            log.set("outcome", "sae_busy");
+            let retry_after_secs = delay.as_secs_f64().ceil().max(1.0) as u64;
+            return Err(Rejection::SaeBusy {
+                action: request.action,
+                error,
+                retry_after_secs,
+            });
+        }
+        platform.sleep(delay);
+    }
+}
+
+/// One attempt of an SAE call.
+fn call_once(
+    platform: &dyn Platform,
+    config: &DeployConfig,
+    request: &SaeRequest,
+    timeout: Duration,
+    log: &mut LogLine,
+) -> Result<SaeSuccess, Rejection> {
     let signed = sign(platform, &config.credentials, request);
-    let response = match platform.send(&signed, config.sae_timeout) {
+    let response = match platform.send(&signed, timeout) {
         Ok(response) => response,
         Err(SendError::TimedOut) => {
             log.set("outcome", "timeout");
             return Err(Rejection::SaeTimeout {
                 action: request.action,
-                seconds: config.sae_timeout.as_secs(),
+                seconds: timeout.as_secs(),
             });
         }
         Err(SendError::Failed(reason)) => {
@@ -263,7 +317,8 @@ pub(crate) fn call(
             log.set_opt("request_id", success.request_id.as_deref());
             Ok(success)
         }
-        Err(error) => {
+        Err(mut error) => {
+            error.retry_after = rate_limit_hint(&response.headers);
             log.set("outcome", "sae_error");
             log.set("sae_code", &error.code);
             log.set_opt("request_id", error.request_id.as_deref());

@@ -19,6 +19,7 @@ struct Fake {
     sent: RefCell<Vec<(sae::SignedRequest, Duration)>>,
     logs: RefCell<Vec<String>>,
     store: MemoryStore,
+    slept: RefCell<Vec<Duration>>,
 }
 
 impl Fake {
@@ -33,6 +34,7 @@ impl Fake {
             sent: RefCell::new(Vec::new()),
             logs: RefCell::new(Vec::new()),
             store: MemoryStore::default(),
+            slept: RefCell::new(Vec::new()),
         }
     }
 
@@ -82,8 +84,18 @@ impl Platform for Fake {
         Ok(Box::new(&self.store))
     }
 
-    fn sleep(&self, _duration: Duration) {}
+    fn sleep(&self, duration: Duration) {
+        self.slept.borrow_mut().push(duration);
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(3600)
+    }
 }
+
+const LIST_EMPTY: &str = r#"{"RequestId":"req-l","Code":"200","Success":true,"Data":{"ChangeOrderList":[],"CurrentPage":1,"PageSize":20,"TotalSize":0}}"#;
+
+const THROTTLED: &str = r#"{"RequestId":"req-t","Code":"Throttling.User","Message":"Request was denied due to user flow control."}"#;
 
 const DEPLOY_OK: &str = r#"{"RequestId":"req-1","Code":"200","Success":true,"Data":{"ChangeOrderId":"co-1","AppId":"7171a6ca-d1cd-4928-8642-7d5cfe690000"}}"#;
 
@@ -187,14 +199,15 @@ fn missing_token_variable_is_config_error() {
 fn sae_error_is_502_with_ids() {
     let fake = Fake::new().replying(
         400,
-        r#"{"RequestId":"req-7","Code":"Application.ChangerOrderRunning","Message":"running"}"#,
+        r#"{"RequestId":"req-7","Code":"InvalidApplication.NotFound","Message":"no such app"}"#,
     );
     let answer = handle(&fake, &post(&good_query(), SAMPLE));
     assert_eq!(answer.status, 502);
-    assert_eq!(answer.body["sae_code"], "Application.ChangerOrderRunning");
+    assert_eq!(answer.body["sae_code"], "InvalidApplication.NotFound");
     assert_eq!(answer.body["request_id"], "req-7");
+    assert_eq!(fake.sent.borrow().len(), 1, "a caller error must not be retried");
     let logs = fake.logs.borrow();
-    assert!(logs[0].contains("sae_code=Application.ChangerOrderRunning"), "{}", logs[0]);
+    assert!(logs[0].contains("sae_code=InvalidApplication.NotFound"), "{}", logs[0]);
 }
 
 #[test]
@@ -279,13 +292,11 @@ fn routes_deploy_every_target() {
 #[test]
 fn routes_are_an_allowlist() {
     let other = "11111111-2222-3333-4444-555555555555";
-    for query in [format!("token={TOKEN}&app_id={other}")] {
-        let fake = with_routes(&two_app_routes());
-        let answer = handle(&fake, &post(&query, SAMPLE));
-        assert_eq!(answer.status, 200);
-        assert_eq!(answer.body["status"], "no_matching_route");
-        assert!(fake.sent.borrow().is_empty());
-    }
+    let fake = with_routes(&two_app_routes());
+    let answer = handle(&fake, &post(&format!("token={TOKEN}&app_id={other}"), SAMPLE));
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["status"], "no_matching_route");
+    assert!(fake.sent.borrow().is_empty());
     let fake = with_routes(&two_app_routes()).replying(200, DEPLOY_OK);
     let answer = handle(&fake, &post(&format!("token={TOKEN}&app_id={APP_B}"), SAMPLE));
     assert_eq!(answer.body["targets"].as_array().unwrap().len(), 1);
@@ -341,10 +352,13 @@ fn repeated_delivery_is_duplicate() {
 fn failed_deploy_can_be_redelivered() {
     let fake = Fake::new()
         .replying(200, DEPLOY_OK)
+        .replying(200, LIST_EMPTY)
         .replying(500, r#"{"RequestId":"r","Code":"InternalError","Message":"x"}"#);
-    assert_eq!(handle(&fake, &post(&good_query(), SAMPLE)).status, 502);
+    let failed = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(failed.status, 502);
     assert_eq!(handle(&fake, &post(&good_query(), SAMPLE)).status, 200);
-    assert_eq!(fake.sent.borrow().len(), 2);
+    let actions: Vec<&str> = fake.sent.borrow().iter().map(|(r, _)| r.action).collect();
+    assert_eq!(actions, ["DeployApplication", "ListChangeOrders", "DeployApplication"]);
 }
 
 #[test]
@@ -389,4 +403,56 @@ fn health_hides_details_without_token() {
     assert_eq!(detailed.body["variables"]["security_token"], false);
     assert_eq!(detailed.body["store"], "ok");
     assert_eq!(handle(&fake, &get("token=wrong-token-value")).status, 401);
+}
+
+#[test]
+fn throttling_is_retried_with_backoff() {
+    let fake = Fake::new().replying(200, DEPLOY_OK).replying(400, THROTTLED).replying(400, THROTTLED);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(fake.sent.borrow().len(), 3);
+    let slept = fake.slept.borrow();
+    assert_eq!(slept.len(), 2);
+    assert!(slept[1] >= slept[0] / 2, "{slept:?}");
+    assert!(fake.logs.borrow()[0].contains("retries=2"));
+}
+
+#[test]
+fn persistent_throttling_is_503_with_retry_after() {
+    let mut fake = Fake::new();
+    for _ in 0..crate::retry::MAX_ATTEMPTS {
+        fake = fake.replying(400, THROTTLED);
+    }
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.body["code"], "sae_busy");
+    assert_eq!(answer.body["sae_code"], "Throttling.User");
+    assert!(answer.headers.iter().any(|(n, v)| n == "retry-after" && v.parse::<u64>().unwrap() >= 1));
+    assert_eq!(fake.sent.borrow().len() as u32, crate::retry::MAX_ATTEMPTS);
+}
+
+#[test]
+fn lost_answer_is_confirmed_not_retried() {
+    // The fake's nonces are `nonce-<calls so far>`, so the first deploy's
+    // marker is `[delivery nonce0]`.
+    let listed = r#"{"RequestId":"req-l","Code":"200","Success":true,"Data":{"ChangeOrderList":[{"ChangeOrderId":"co-found","Description":"sae-deploy-trigger: ACR push acme/order-api:v1.4.2 [delivery nonce0]"}]}}"#;
+    let fake = Fake::new().replying(200, listed).failing(SendError::TimedOut);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    let actions: Vec<&str> = fake.sent.borrow().iter().map(|(r, _)| r.action).collect();
+    assert_eq!(actions, ["DeployApplication", "ListChangeOrders"]);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["change_order_id"], "co-found");
+    assert!(answer.body["reason"].as_str().unwrap().contains("ListChangeOrders"));
+    assert!(fake.sent.borrow()[0].0.url.contains("%5Bdelivery%20nonce0%5D"));
+}
+
+#[test]
+fn lost_answer_without_change_order_fails() {
+    let fake = Fake::new()
+        .replying(200, LIST_EMPTY)
+        .replying(503, r#"{"RequestId":"r5","Code":"ServiceUnavailable","Message":"x"}"#);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert_eq!(answer.body["sae_code"], "ServiceUnavailable");
+    assert_eq!(fake.sent.borrow().len(), 2);
 }

@@ -13,6 +13,21 @@ use crate::webhook::{parse_push, PushEvent};
 /// A parsed and validated push.
 pub struct Push(PushEvent);
 
+impl Push {
+    /// Returns the namespace, name, tag, digest and region, with `""` for an
+    /// absent digest or region.
+    pub fn parts(&self) -> [&str; 5] {
+        let event = &self.0;
+        [
+            &event.namespace,
+            &event.name,
+            &event.tag,
+            event.digest.as_deref().unwrap_or(""),
+            event.region.as_deref().unwrap_or(""),
+        ]
+    }
+}
+
 /// A parsed route table.
 pub struct Routes(Option<RouteTable>);
 

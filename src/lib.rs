@@ -13,7 +13,7 @@
 //! | route: which apps, tag policies, region, image | [`plan`], [`routes`], [`policy`], [`target`] |
 //! | exactly once: claims on the key-value store | [`dedup`], [`store`] |
 //! | build and sign the SAE call | [`sae`], [`signer`] |
-//! | send, and read SAE's answer | [`flow`], [`deploy`], [`sae_response`] |
+//! | send, retry what SAE did not act on, read the answer | [`flow`], [`deploy`], [`retry`], [`sae_response`] |
 //! | answer and log | [`answers`], [`answer`], [`logline`] |
 //!
 //! Beside the trigger: [`explain`] (dry run) and [`views`] (history,
@@ -43,6 +43,7 @@ pub(crate) mod logline;
 pub(crate) mod plan;
 pub(crate) mod policy;
 pub(crate) mod reference;
+pub(crate) mod retry;
 pub(crate) mod routes;
 pub(crate) mod sae;
 pub(crate) mod sae_response;

@@ -156,6 +156,20 @@ pub(crate) fn describe_change_order(endpoint: &Endpoint, change_order_id: &str) 
     )
 }
 
+/// Builds `ListChangeOrders` for the newest change orders of an app.
+pub(crate) fn list_change_orders(endpoint: &Endpoint, app_id: &str, page_size: u32) -> SaeRequest {
+    read_call(
+        endpoint,
+        "ListChangeOrders",
+        "/pop/v1/sam/changeorder/ListChangeOrders",
+        vec![
+            ("AppId".into(), app_id.into()),
+            ("CurrentPage".into(), "1".into()),
+            ("PageSize".into(), page_size.to_string()),
+        ],
+    )
+}
+
 /// Signs a request: adds the protocol headers, `Date`, the nonce, the STS
 /// headers when the credentials are temporary, and `Authorization`.
 pub(crate) fn sign(

@@ -30,6 +30,8 @@ pub(crate) struct SaeError {
     pub(crate) message: String,
     /// SAE's `RequestId`, when present.
     pub(crate) request_id: Option<String>,
+    /// How long SAE asked the caller to wait, from its rate-limit headers.
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 /// Parses an SAE response.
@@ -42,6 +44,7 @@ pub(crate) fn parse(status: u16, body: &[u8]) -> Result<SaeSuccess, SaeError> {
                 code: "InvalidResponse".into(),
                 message: format!("SAE answered HTTP {status} with a body that is not a JSON object"),
                 request_id: None,
+                retry_after: None,
             })
         }
     };
@@ -62,6 +65,7 @@ pub(crate) fn parse(status: u16, body: &[u8]) -> Result<SaeSuccess, SaeError> {
         code: code.unwrap_or_else(|| format!("HTTP{status}")),
         message: clean_message(&text(&json, "Message").unwrap_or_default()),
         request_id,
+        retry_after: None,
     })
 }
 

@@ -1,0 +1,166 @@
+//! Which SAE errors are retried, how long to wait, and what to tell the
+//! operator about credential errors.
+//!
+//! Only errors where SAE did not act are retried: throttling and "another
+//! change order is running". A timeout or 5xx on `DeployApplication` is never
+//! retried, because SAE may have created the change order; the deploy step
+//! checks `ListChangeOrders` instead.
+
+use std::time::Duration;
+
+/// Most attempts of one SAE call, the first one included.
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
+
+/// Total time the SAE calls of one request may take, retries and waits
+/// included. Hosted Spin platforms end a request after 30 s.
+pub(crate) const REQUEST_BUDGET: Duration = Duration::from_secs(24);
+
+/// First backoff delay; it doubles per attempt up to [`MAX_DELAY`].
+const BASE_DELAY: Duration = Duration::from_millis(400);
+
+/// Longest single wait between attempts.
+const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// Shortest time an attempt is worth starting with.
+pub(crate) const MIN_ATTEMPT_TIME: Duration = Duration::from_secs(1);
+
+/// Headers in which SAE's gateway reports throttling, e.g.
+/// `Limit:1,Remain:0,TimeLeft:2000,Reset:1234` (TimeLeft in milliseconds).
+const RATE_LIMIT_HEADERS: &[&str] = &["x-ratelimit-user-api", "x-ratelimit-user", "x-ratelimit-api"];
+
+/// Returns true for SAE codes that mean "not done, try again later".
+pub(crate) fn is_retryable(code: &str) -> bool {
+    code.starts_with("Throttling")
+        || matches!(
+            code,
+            "Application.ChangerOrderRunning" | "Application.InvalidStatus" | "System.Upgrading"
+        )
+}
+
+/// Returns the wait before attempt `attempt + 1`: exponential from
+/// [`BASE_DELAY`], with `jitter` (0.0 to 1.0) taking up to half of it away,
+/// and never shorter than SAE's own hint.
+pub(crate) fn backoff(attempt: u32, jitter: f64, hint: Option<Duration>) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(8);
+    let full = BASE_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY);
+    let jitter = jitter.clamp(0.0, 1.0);
+    let delay = full.mul_f64(1.0 - jitter / 2.0);
+    match hint {
+        Some(hint) => delay.max(hint.min(MAX_DELAY)),
+        None => delay,
+    }
+}
+
+/// Reads the wait SAE asks for from its rate-limit headers (`TimeLeft`).
+pub(crate) fn rate_limit_hint(headers: &[(String, String)]) -> Option<Duration> {
+    headers
+        .iter()
+        .filter(|(name, _)| RATE_LIMIT_HEADERS.contains(&name.as_str()))
+        .filter_map(|(_, value)| {
+            value.split(',').find_map(|part| {
+                let (key, number) = part.split_once(':')?;
+                (key.trim() == "TimeLeft").then(|| number.trim().parse::<u64>().ok())?
+            })
+        })
+        .max()
+        .map(Duration::from_millis)
+}
+
+/// Turns random hex (a nonce) into a jitter fraction from 0.0 to 1.0.
+pub(crate) fn jitter_from_hex(hex: &str) -> f64 {
+    let digits = hex.get(..4).unwrap_or(hex);
+    u16::from_str_radix(digits, 16).map_or(0.5, |n| f64::from(n) / f64::from(u16::MAX))
+}
+
+/// Tells the operator what to fix for SAE errors caused by the credentials
+/// or the clock, and `None` for other errors.
+pub(crate) fn credential_hint(code: &str) -> Option<&'static str> {
+    let hint = match code {
+        "InvalidAccessKeyId.NotFound" | "InvalidAccessKeyId" => {
+            "the AccessKey id does not exist; check `access_key_id` and that the AccessKey is enabled in the RAM console"
+        }
+        "InvalidAccessKeyId.Inactive" => "the AccessKey is disabled; enable it or create a new one in the RAM console",
+        "SignatureDoesNotMatch" => {
+            "SAE computed another signature; check that `access_key_secret` belongs to `access_key_id` and has no extra characters"
+        }
+        "IncompleteSignature" => "SAE found the signature incomplete; check `access_key_id` and `security_token`",
+        "InvalidTimeStamp.Expired" => {
+            "the request Date is more than 15 minutes off SAE's clock; fix the host's clock (NTP)"
+        }
+        "SignatureNonceUsed" => "SAE saw this nonce before; check that the host's random source works",
+        "Forbidden.RAM" | "No.Permission" | "Forbidden" => {
+            "the RAM user or role lacks permission; grant sae:DeployApplication and the read actions in its RAM policy"
+        }
+        "InvalidSecurityToken.Expired" => "the STS token expired; refresh `security_token` with a new STS token",
+        code if code.starts_with("InvalidSecurityToken") || code == "MissingSecurityToken" => {
+            "the STS token is missing, malformed or does not belong to the AccessKey; set `security_token` for STS credentials"
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_codes() {
+        for code in ["Throttling", "Throttling.User", "Throttling.Api", "Application.ChangerOrderRunning", "Application.InvalidStatus", "System.Upgrading"] {
+            assert!(is_retryable(code), "{code}");
+        }
+        for code in ["InternalError", "SignatureDoesNotMatch", "InvalidApplication.NotFound", "HTTP500", "InvalidResponse", ""] {
+            assert!(!is_retryable(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        assert_eq!(backoff(1, 0.0, None), Duration::from_millis(400));
+        assert_eq!(backoff(2, 0.0, None), Duration::from_millis(800));
+        assert_eq!(backoff(3, 0.0, None), Duration::from_millis(1600));
+        assert_eq!(backoff(10, 0.0, None), MAX_DELAY);
+        assert_eq!(backoff(1, 1.0, None), Duration::from_millis(200));
+        assert_eq!(backoff(1, 7.0, None), Duration::from_millis(200));
+    }
+
+    #[test]
+    fn backoff_honours_hint_up_to_max() {
+        assert_eq!(backoff(1, 0.0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(backoff(1, 0.0, Some(Duration::from_secs(60))), MAX_DELAY);
+        assert_eq!(backoff(3, 0.0, Some(Duration::from_millis(10))), Duration::from_millis(1600));
+    }
+
+    #[test]
+    fn rate_limit_headers() {
+        type Headers = Vec<(String, String)>;
+        let headers = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
+        let cases: &[(Headers, Option<u64>)] = &[
+            (headers("x-ratelimit-user-api", "Limit:1,Remain:0,TimeLeft:2000,Reset:1234"), Some(2000)),
+            (headers("x-ratelimit-user", "Limit:10, Remain:0, TimeLeft:150"), Some(150)),
+            (headers("x-ratelimit-user-api", "Limit:1,Remain:0"), None),
+            (headers("x-ratelimit-user-api", "TimeLeft:abc"), None),
+            (headers("x-other", "TimeLeft:5"), None),
+            (vec![], None),
+        ];
+        for (headers, expected) in cases {
+            assert_eq!(rate_limit_hint(headers), expected.map(Duration::from_millis), "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn jitter_range() {
+        assert_eq!(jitter_from_hex("0000abcd"), 0.0);
+        assert_eq!(jitter_from_hex("ffff"), 1.0);
+        assert_eq!(jitter_from_hex("zz"), 0.5);
+    }
+
+    #[test]
+    fn credential_hints() {
+        for code in ["InvalidAccessKeyId.NotFound", "SignatureDoesNotMatch", "InvalidTimeStamp.Expired", "Forbidden.RAM", "No.Permission", "InvalidSecurityToken.Malformed", "MissingSecurityToken"] {
+            assert!(credential_hint(code).is_some(), "{code}");
+        }
+        assert!(credential_hint("Throttling.User").is_none());
+        assert!(credential_hint("InvalidTimeStamp.Expired").unwrap().contains("clock"));
+    }
+}
