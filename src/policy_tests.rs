@@ -1,4 +1,6 @@
 use super::*;
+use crate::glob::MAX_TAG_GLOB_LEN;
+use crate::reference::MAX_REPOSITORY_LEN;
 
 impl Decision {
     fn reason(&self) -> &str {
