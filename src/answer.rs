@@ -113,6 +113,8 @@ pub(crate) enum Rejection {
         action: &'static str,
         /// Transport error, without URL or query.
         reason: String,
+        /// The request may have reached SAE before the exchange broke.
+        maybe_sent: bool,
     },
 }
 
@@ -223,7 +225,7 @@ mod tests {
             (ConfigError { variable: "region", reason: "bad".into() }.into(), 500, "config_error"),
             (Rejection::Sae { action: "DeployApplication", error: sae }, 502, "sae_error"),
             (Rejection::SaeTimeout { action: "DeployApplication", seconds: 10 }, 504, "sae_timeout"),
-            (Rejection::SaeUnreachable { action: "DeployApplication", reason: "refused".into() }, 502, "sae_unreachable"),
+            (Rejection::SaeUnreachable { action: "DeployApplication", reason: "refused".into(), maybe_sent: false }, 502, "sae_unreachable"),
         ];
         for (rejection, status, code) in cases {
             let answer = rejection.to_answer();

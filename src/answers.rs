@@ -6,14 +6,23 @@ use crate::answer::{Answer, Rejection};
 use crate::deploy::{Outcome, Status};
 use crate::webhook::PushEvent;
 
+/// Warning added to answers when the key-value store did not open.
+pub(crate) const STORE_WARNING: &str =
+    "the key-value store is unavailable, so this push was not checked for duplicates or kept in history";
+
 /// Single-app mode (no route table): the answer the trigger URL's one app
-/// gets. A failure becomes the plain error answer (502, 504, …).
-pub(crate) fn single(outcomes: Vec<Outcome>) -> Result<Answer, Rejection> {
+/// gets. A failure becomes the plain error answer (502, 504, …), with the
+/// deploy step's finding as `detail` when it adds to the error.
+pub(crate) fn single(outcomes: Vec<Outcome>, store_ok: bool) -> Answer {
     let Some(outcome) = outcomes.into_iter().next() else {
-        return Err(Rejection::MissingParameter("app_id"));
+        return Rejection::MissingParameter("app_id").to_answer();
     };
     if let Some(error) = outcome.error {
-        return Err(error);
+        let mut answer = error.to_answer();
+        if let Some(reason) = outcome.reason.filter(|r| *r != error.to_string()) {
+            answer.body["detail"] = json!(reason);
+        }
+        return with_store_warning(answer, store_ok);
     }
     let mut body = json!({
         "status": match outcome.status {
@@ -31,12 +40,24 @@ pub(crate) fn single(outcomes: Vec<Outcome>) -> Result<Answer, Rejection> {
     if let Some(reason) = outcome.reason {
         body["reason"] = json!(reason);
     }
-    Ok(Answer::json(200, body))
+    with_store_warning(Answer::json(200, body), store_ok)
+}
+
+fn with_store_warning(mut answer: Answer, store_ok: bool) -> Answer {
+    if !store_ok {
+        answer.body["warning"] = json!(STORE_WARNING);
+    }
+    answer
 }
 
 /// Route-table mode: every target's outcome. The answer is 200 unless a
-/// target failed: then 502 (504 when every failure was a timeout).
-pub(crate) fn routed(event: &PushEvent, outcomes: &[Outcome]) -> Answer {
+/// target failed: then it takes the status and code of the most severe
+/// failure (the highest status), e.g. 502 `sae_error` or 504 `sae_timeout`.
+pub(crate) fn routed(event: &PushEvent, outcomes: &[Outcome], store_ok: bool) -> Answer {
+    with_store_warning(routed_answer(event, outcomes), store_ok)
+}
+
+fn routed_answer(event: &PushEvent, outcomes: &[Outcome]) -> Answer {
     let targets: Vec<Value> = outcomes.iter().map(Outcome::to_json).collect();
     let mut body = json!({
         "repository": event.repository(),
@@ -57,10 +78,11 @@ pub(crate) fn routed(event: &PushEvent, outcomes: &[Outcome]) -> Answer {
         return Answer::json(200, body);
     }
 
-    let all_timeouts = failed
+    let (status, code) = failed
         .iter()
-        .all(|o| matches!(o.error, Some(Rejection::SaeTimeout { .. })));
-    let (status, code) = if all_timeouts { (504, "sae_timeout") } else { (502, "sae_error") };
+        .filter_map(|o| o.error.as_ref().map(Rejection::status_and_code))
+        .max_by_key(|(status, _)| *status)
+        .unwrap_or((502, "sae_error"));
     body["status"] = json!(if failed.len() == outcomes.len() { "failed" } else { "partial" });
     body["code"] = json!(code);
     body["message"] = json!(format!(

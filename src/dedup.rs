@@ -1,13 +1,14 @@
-//! Exactly-once deploys per (application, digest), on the key-value store.
+//! Exactly-once deploys per (application, image), on the key-value store.
+//! The image is identified by its digest, plus its tag when deployed by tag.
 //!
-//! The first delivery of a digest for an app takes a claim with an atomic
+//! The first delivery of an image for an app takes a claim with an atomic
 //! `increment` (the one that sees 1 wins); later deliveries wait for its
 //! record and answer as duplicates. A failed deploy releases the claim so a
 //! redelivery can try again.
 //!
 //! NOTE: if an instance dies after SAE accepted the deploy but before the
 //! record is written, the claim stays unfinished until it is older than the
-//! stale limit; a redelivery after that deploys the digest a second time.
+//! stale limit; a redelivery after that deploys the image a second time.
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub(crate) enum Claim {
     /// This delivery owns the deploy and must finish or release it.
     Won,
-    /// The digest was already deployed to the app; the original record.
+    /// The image was already deployed to the app; the original record.
     Duplicate(Box<DeployRecord>),
     /// Another delivery holds the claim and did not finish within the wait.
     InProgress,
@@ -42,38 +43,38 @@ pub(crate) struct ClaimPolicy {
     pub(crate) stale_after: u64,
 }
 
-/// Tries to claim the deploy of `digest` to `app_id`. `wait` sleeps one poll
+/// Tries to claim the deploy of `image_id` to `app_id`. `wait` sleeps one poll
 /// interval and returns false when the caller's wait budget is spent.
 pub(crate) fn claim(
     store: &dyn Store,
     app_id: &str,
-    digest: &str,
+    image_id: &str,
     policy: ClaimPolicy,
     wait: &mut dyn FnMut() -> bool,
 ) -> Result<Claim, StoreError> {
-    let counter = claim_key(app_id, digest);
+    let counter = claim_key(app_id, image_id);
     for _ in 0..MAX_CLAIM_ATTEMPTS {
         // A finished deploy inside the retention window is a duplicate.
-        if let Some(record) = finished(store, app_id, digest, policy)? {
+        if let Some(record) = finished(store, app_id, image_id, policy)? {
             return Ok(Claim::Duplicate(Box::new(record)));
         }
 
         // The delivery that moves the counter to 1 owns the deploy.
         if store.increment(&counter, 1)? == 1 {
-            store.set(&claimed_at_key(app_id, digest), policy.now.to_string().as_bytes())?;
+            store.set(&claimed_at_key(app_id, image_id), policy.now.to_string().as_bytes())?;
             return Ok(Claim::Won);
         }
 
         // Someone else holds it: wait for a record, a release or staleness.
         loop {
-            if let Some(record) = finished(store, app_id, digest, policy)? {
+            if let Some(record) = finished(store, app_id, image_id, policy)? {
                 return Ok(Claim::Duplicate(Box::new(record)));
             }
             if !store.exists(&counter)? {
                 break;
             }
-            if is_stale(store, app_id, digest, policy)? {
-                release(store, app_id, digest)?;
+            if is_stale(store, app_id, image_id, policy)? {
+                release(store, app_id, image_id)?;
                 break;
             }
             if !wait() {
@@ -85,15 +86,15 @@ pub(crate) fn claim(
 }
 
 /// Records a finished deploy under the claim, for later duplicates.
-pub(crate) fn finish(store: &dyn Store, record: &DeployRecord, digest: &str) -> Result<(), StoreError> {
+pub(crate) fn finish(store: &dyn Store, record: &DeployRecord, image_id: &str) -> Result<(), StoreError> {
     let value = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&deploy_key(&record.app_id, digest), &value)
+    store.set(&deploy_key(&record.app_id, image_id), &value)
 }
 
 /// Gives up a claim so that a later delivery can deploy.
-pub(crate) fn release(store: &dyn Store, app_id: &str, digest: &str) -> Result<(), StoreError> {
-    store.delete(&claimed_at_key(app_id, digest))?;
-    store.delete(&claim_key(app_id, digest))
+pub(crate) fn release(store: &dyn Store, app_id: &str, image_id: &str) -> Result<(), StoreError> {
+    store.delete(&claimed_at_key(app_id, image_id))?;
+    store.delete(&claim_key(app_id, image_id))
 }
 
 /// Returns the finished record when it is inside the retention window, and
@@ -101,10 +102,10 @@ pub(crate) fn release(store: &dyn Store, app_id: &str, digest: &str) -> Result<(
 fn finished(
     store: &dyn Store,
     app_id: &str,
-    digest: &str,
+    image_id: &str,
     policy: ClaimPolicy,
 ) -> Result<Option<DeployRecord>, StoreError> {
-    let key = deploy_key(app_id, digest);
+    let key = deploy_key(app_id, image_id);
     let Some(bytes) = store.get(&key)? else {
         return Ok(None);
     };
@@ -112,7 +113,7 @@ fn finished(
         Ok(record) if policy.now.saturating_sub(record.time) < policy.retention => Ok(Some(record)),
         _ => {
             store.delete(&key)?;
-            release(store, app_id, digest)?;
+            release(store, app_id, image_id)?;
             Ok(None)
         }
     }
@@ -120,9 +121,9 @@ fn finished(
 
 /// A claim is stale when its time is older than the limit. A claim whose
 /// time is not written yet is fresh: its owner is between the two writes.
-fn is_stale(store: &dyn Store, app_id: &str, digest: &str, policy: ClaimPolicy) -> Result<bool, StoreError> {
+fn is_stale(store: &dyn Store, app_id: &str, image_id: &str, policy: ClaimPolicy) -> Result<bool, StoreError> {
     let claimed_at = store
-        .get(&claimed_at_key(app_id, digest))?
+        .get(&claimed_at_key(app_id, image_id))?
         .and_then(|v| String::from_utf8(v).ok()?.parse::<u64>().ok());
     Ok(claimed_at.is_some_and(|at| policy.now.saturating_sub(at) > policy.stale_after))
 }

@@ -1,5 +1,5 @@
 //! Deploying a planned push: per target, compare with the running version
-//! when the tag policy asks, claim the (app, digest) pair, call
+//! when the tag policy asks, claim the (app, image) pair, call
 //! `DeployApplication`, and keep the outcome in history.
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -14,6 +14,7 @@ use crate::history;
 use crate::logline::LogLine;
 use crate::plan::PlanItem;
 use crate::policy::{running_tag, Decision};
+use crate::retry::MIN_ATTEMPT_TIME;
 use crate::sae::{deploy_application, describe_application_config, list_change_orders};
 use crate::store::{DeployRecord, Store};
 use crate::target::Target;
@@ -168,8 +169,8 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
         }
     }
 
-    // Claim the (app, digest) pair so that only one delivery deploys it.
-    let claimed = match claim(delivery, item) {
+    // Claim the (app, image) pair so that only one delivery deploys it.
+    let claimed = match claim(delivery, item, target) {
         Ok(claimed) => claimed,
         Err(outcome) => return *outcome,
     };
@@ -198,10 +199,10 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
     };
     let mut outcome = outcome;
     outcome.retries = scratch.get("retries").and_then(|r| r.parse().ok()).unwrap_or(0);
-    if let (Some(store), Some(digest)) = (claimed, &delivery.event.digest) {
+    if let (Some(store), Some(image_id)) = (claimed, image_id(delivery.event, target)) {
         let stored = match outcome.status {
-            Status::Deploying => dedup::finish(store, &record(delivery, target, &outcome), digest),
-            _ => dedup::release(store, &item.app_id, digest),
+            Status::Deploying => dedup::finish(store, &record(delivery, target, &outcome), &image_id),
+            _ => dedup::release(store, &item.app_id, &image_id),
         };
         if let Err(error) = stored {
             delivery.platform.log(&format!("event=store_error step=finish_claim error=\"{error}\""));
@@ -216,11 +217,12 @@ fn delivery_marker(nonce: &str) -> String {
     format!("[delivery {id}]")
 }
 
-/// A timeout, a 5xx or an unreadable answer leaves open whether SAE created
+/// A timeout, a 5xx, a broken exchange or an unreadable answer leaves open whether SAE created
 /// the change order; other errors mean it did not.
 fn is_ambiguous(error: &Rejection) -> bool {
     match error {
         Rejection::SaeTimeout { .. } => true,
+        Rejection::SaeUnreachable { maybe_sent, .. } => *maybe_sent,
         Rejection::Sae { error, .. } => error.status >= 500 || error.code == "InvalidResponse",
         _ => false,
     }
@@ -268,10 +270,23 @@ fn confirm(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target, marker
     }
 }
 
+/// Identifies what a deploy puts on the app: the digest, plus the tag when
+/// the image is deployed by tag, so that pushing the same image under a new
+/// tag (promoting `rc` to `v1.0.0`) still deploys. `None` without a digest:
+/// a tag alone can move, so such pushes are not deduplicated.
+fn image_id(event: &PushEvent, target: &Target) -> Option<String> {
+    let digest = event.digest.as_ref()?;
+    if target.params.image_url.contains('@') {
+        Some(digest.clone())
+    } else {
+        Some(format!("{digest}:{}", event.tag))
+    }
+}
+
 /// Takes the claim. Returns the store that holds it (`None` when there is
 /// no digest or no store), or the outcome that ends this target.
-fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>) -> Result<Option<&'a dyn Store>, Box<Outcome>> {
-    let (Some(store), Some(digest)) = (delivery.store, &delivery.event.digest) else {
+fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>, target: &Target) -> Result<Option<&'a dyn Store>, Box<Outcome>> {
+    let (Some(store), Some(image_id)) = (delivery.store, image_id(delivery.event, target)) else {
         return Ok(None);
     };
     let policy = ClaimPolicy {
@@ -279,7 +294,11 @@ fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>) -> Result<Option<&'a 
         retention: delivery.config.retention.as_secs(),
         stale_after: STALE_CLAIM_SECS,
     };
-    let polls = (delivery.config.sae_timeout + Duration::from_secs(2)).as_millis() / POLL_INTERVAL.as_millis();
+    // Wait for another delivery at most as long as its SAE call can take,
+    // and never past this request's deadline.
+    let left = delivery.platform.deadline().saturating_duration_since(std::time::Instant::now());
+    let budget = (delivery.config.sae_timeout + Duration::from_secs(2)).min(left.saturating_sub(MIN_ATTEMPT_TIME));
+    let polls = budget.as_millis() / POLL_INTERVAL.as_millis();
     let mut remaining = polls;
     let mut wait = || {
         if remaining == 0 {
@@ -289,18 +308,18 @@ fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>) -> Result<Option<&'a 
         delivery.platform.sleep(POLL_INTERVAL);
         true
     };
-    match dedup::claim(store, &item.app_id, digest, policy, &mut wait) {
+    match dedup::claim(store, &item.app_id, &image_id, policy, &mut wait) {
         Ok(Claim::Won) => Ok(Some(store)),
         Ok(Claim::Duplicate(original)) => {
             let mut outcome = Outcome::new(item, Status::Duplicate);
-            outcome.reason = Some(format!("digest already deployed at {}", crate::store::rfc3339(original.time)));
+            outcome.reason = Some(format!("this image was already deployed at {}", crate::store::rfc3339(original.time)));
             outcome.change_order_id = original.change_order_id;
             outcome.request_id = original.request_id;
             Err(Box::new(outcome))
         }
         Ok(Claim::InProgress) => {
             let mut outcome = Outcome::new(item, Status::InProgress);
-            outcome.reason = Some("an earlier delivery of this digest is still deploying".into());
+            outcome.reason = Some("an earlier delivery of this image is still deploying".into());
             Err(Box::new(outcome))
         }
         Err(error) => Err(Box::new(Outcome::failed(item, error.into()))),

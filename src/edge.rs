@@ -258,7 +258,7 @@ fn send(request: &SignedRequest, timeout: Duration) -> Result<RawResponse, SendE
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(error))) => return Err(map_error(error)),
-        _ => return Err(failed("no response")),
+        _ => return Err(interrupted("no response")),
     };
 
     // Read the body within the same deadline.
@@ -269,16 +269,16 @@ fn send(request: &SignedRequest, timeout: Duration) -> Result<RawResponse, SendE
         .into_iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
         .collect();
-    let body = response.consume().map_err(|_| failed("response body unavailable"))?;
-    let stream = body.stream().map_err(|_| failed("response body unavailable"))?;
+    let body = response.consume().map_err(|_| interrupted("response body unavailable"))?;
+    let stream = body.stream().map_err(|_| interrupted("response body unavailable"))?;
     let bytes = read_capped(&stream, MAX_RESPONSE_BYTES, Some(deadline));
     drop(stream);
     drop(body);
     match bytes {
         Ok(body) => Ok(RawResponse { status, headers, body }),
         Err(ReadError::TimedOut) => Err(SendError::TimedOut),
-        Err(ReadError::TooLarge) => Err(failed("response body is over 1 MiB")),
-        Err(ReadError::Failed) => Err(failed("reading the response failed")),
+        Err(ReadError::TooLarge) => Err(interrupted("response body is over 1 MiB")),
+        Err(ReadError::Failed) => Err(interrupted("reading the response failed")),
     }
 }
 
@@ -311,6 +311,8 @@ fn build_outgoing(request: &SignedRequest) -> Result<OutgoingRequest, SendError>
 }
 
 /// Maps a wasi-http error to a timeout or a failure with a short reason.
+/// Errors raised before a connection carried the request are `Failed`;
+/// the rest may have reached SAE and are `Interrupted`.
 fn map_error(error: ErrorCode) -> SendError {
     match error {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
@@ -320,16 +322,23 @@ fn map_error(error: ErrorCode) -> SendError {
             failed("the host denied the request; add the endpoint to allowed_outbound_hosts")
         }
         ErrorCode::ConnectionRefused => failed("connection refused"),
-        ErrorCode::DnsError(_) => failed("DNS lookup failed"),
+        ErrorCode::DnsError(_) | ErrorCode::DnsTimeout => failed("DNS lookup failed"),
+        ErrorCode::DestinationNotFound | ErrorCode::DestinationUnavailable | ErrorCode::DestinationIpUnroutable => {
+            failed("the SAE endpoint is unreachable")
+        }
         ErrorCode::TlsCertificateError | ErrorCode::TlsAlertReceived(_) | ErrorCode::TlsProtocolError => {
             failed("TLS handshake failed")
         }
-        other => SendError::Failed(format!("HTTP error {other:?}")),
+        other => SendError::Interrupted(format!("HTTP error {other:?}")),
     }
 }
 
 fn failed(reason: &str) -> SendError {
     SendError::Failed(reason.to_owned())
+}
+
+fn interrupted(reason: &str) -> SendError {
+    SendError::Interrupted(reason.to_owned())
 }
 
 fn write_all(stream: &OutputStream, bytes: &[u8]) -> Result<(), StreamError> {

@@ -12,7 +12,9 @@ use crate::explain;
 use crate::intake::{check_app_id, Endpoint, Incoming, APP_ID_PARAMS};
 use crate::logline::LogLine;
 use crate::plan::{load_routes, plan};
-use crate::retry::{backoff, is_retryable, jitter_from_hex, rate_limit_hint, MAX_ATTEMPTS, MIN_ATTEMPT_TIME};
+use crate::retry::{
+    backoff, is_retryable, jitter_from_hex, rate_limit_hint, MAX_ATTEMPTS, MIN_ATTEMPT_TIME, REQUEST_BUDGET,
+};
 use crate::routes::RouteTable;
 use crate::sae::{self, SaeRequest};
 use crate::sae_response::{self, SaeSuccess};
@@ -63,8 +65,11 @@ pub(crate) struct RawResponse {
 pub(crate) enum SendError {
     /// No answer within the time limit.
     TimedOut,
-    /// The host refused the request or the connection failed.
+    /// The host refused the request or the connection failed before the
+    /// request was sent.
     Failed(String),
+    /// The exchange broke after the request may have reached SAE.
+    Interrupted(String),
 }
 
 /// Handles one request end to end and logs one line about it.
@@ -177,7 +182,8 @@ fn trigger(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Re
     let accepted = accept(platform, request, log)?;
     let items = plan(&accepted.config, accepted.routes.as_ref(), &accepted.event, accepted.app_id.as_deref())?;
 
-    // Open the store; without it deploys go ahead, unguarded, and say so.
+    // Open the store; without it deploys go ahead, unguarded, and the log
+    // and the answer say so.
     let store = platform.store();
     if let Err(error) = &store {
         log.set("store", "unavailable");
@@ -192,10 +198,11 @@ fn trigger(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Re
     let outcomes: Vec<Outcome> = items.iter().map(|item| execute(&delivery, item)).collect();
     log_outcomes(log, &outcomes);
 
+    let store_ok = store.is_ok();
     if accepted.routes.is_some() {
-        return Ok(answers::routed(&accepted.event, &outcomes));
+        return Ok(answers::routed(&accepted.event, &outcomes, store_ok));
     }
-    answers::single(outcomes)
+    Ok(answers::single(outcomes, store_ok))
 }
 
 fn log_outcomes(log: &mut LogLine, outcomes: &[Outcome]) {
@@ -256,9 +263,10 @@ pub(crate) fn call(
         attempt += 1;
         let remaining = platform.deadline().saturating_duration_since(Instant::now());
         if remaining < MIN_ATTEMPT_TIME {
+            // The request's whole budget is spent, so report that limit.
             return Err(Rejection::SaeTimeout {
                 action: request.action,
-                seconds: config.sae_timeout.as_secs(),
+                seconds: REQUEST_BUDGET.as_secs(),
             });
         }
         let result = call_once(platform, config, request, config.sae_timeout.min(remaining), log);
@@ -309,7 +317,11 @@ fn call_once(
         }
         Err(SendError::Failed(reason)) => {
             log.set("outcome", "unreachable");
-            return Err(Rejection::SaeUnreachable { action: request.action, reason });
+            return Err(Rejection::SaeUnreachable { action: request.action, reason, maybe_sent: false });
+        }
+        Err(SendError::Interrupted(reason)) => {
+            log.set("outcome", "interrupted");
+            return Err(Rejection::SaeUnreachable { action: request.action, reason, maybe_sent: true });
         }
     };
     match sae_response::parse(response.status, &response.body) {

@@ -43,7 +43,7 @@
 //! | `min_ready_instance_ratio` | `MinReadyInstanceRatio`, -1 to 100 |
 //! | `batch_wait_time` | `BatchWaitTime` in seconds, 0 to 86400 |
 //! | `update_strategy` | `UpdateStrategy`: a JSON object, or a string containing one, with a string `type`; sent as compact JSON |
-//! | `deploy_by_digest` | `true` deploys `…@sha256:…` instead of `…:<tag>`; default `false` |
+//! | `deploy_by_digest` | `true` deploys `…@sha256:…` instead of `…:<tag>`; default `false`; not allowed with `semver:` policies |
 //!
 //! A `null` value counts as absent. Unknown keys, a key repeated in one
 //! object, more than 100 routes and a repeated route name are errors.
@@ -338,6 +338,17 @@ fn parse_route(index: usize, item: &Value) -> Result<Route, RouteError> {
         return Err(at("prerelease", reason));
     }
     let targets = parse_targets(object.get("targets")).map_err(|(field, reason)| at(&field, reason))?;
+
+    // SAE reports a digest-pinned image without a tag, so a semver policy
+    // would have no running version to compare with and could downgrade.
+    if policy.needs_running_version() {
+        if let Some(index) = targets.iter().position(|t| t.deploy_by_digest) {
+            let reason = format!(
+                "cannot be `true` with `tags` `{policy}`: SAE then reports a digest, not a version, as running, so downgrades could not be refused"
+            );
+            return Err(at(&format!("targets[{index}].deploy_by_digest"), reason));
+        }
+    }
     Ok(Route { name, repository, policy, targets })
 }
 

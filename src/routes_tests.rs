@@ -374,3 +374,18 @@ fn table_full_target() -> RouteTarget {
     }));
     table.routes[0].targets[0].clone()
 }
+
+#[test]
+fn semver_with_deploy_by_digest_is_rejected() {
+    let text = r#"[{"name":"r","repository":"prod/*","tags":"semver:minor","targets":[{"app_id":"7171a6ca-d1cd-4928-8642-7d5cfe690000","deploy_by_digest":true}]}]"#;
+    let message = parse_routes(text).unwrap_err().to_string();
+    assert!(message.contains("targets[0].deploy_by_digest"), "{message}");
+    let glob = text.replace("semver:minor", "glob:*");
+    assert!(parse_routes(&glob).is_ok());
+}
+
+#[test]
+fn shipped_example_parses() {
+    let table = parse_routes(include_str!("../routes.example.json")).unwrap().unwrap();
+    assert!(table.len() >= 2, "the example should show several routes");
+}

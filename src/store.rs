@@ -2,12 +2,13 @@
 //! component writes. The Spin edge implements [`Store`] over
 //! `wasi:keyvalue` (the `default` store); tests use [`MemoryStore`].
 //!
-//! Keys, all under Spin's 256-byte key limit:
-//! - `claim:<app_id>:<digest>`: counter from `atomics.increment`; the
+//! Keys, all under Spin's 256-byte key limit (`<image_id>` is the digest,
+//! followed by `:<tag>` when the image is deployed by tag):
+//! - `claim:<app_id>:<image_id>`: counter from `atomics.increment`; the
 //!   delivery that moves it to 1 owns the deploy.
-//! - `claimed:<app_id>:<digest>`: unix time of the winning claim, so a claim
-//!   left by a crashed instance can be recognised as stale.
-//! - `deploy:<app_id>:<digest>`: the [`DeployRecord`] of a finished deploy.
+//! - `claimed:<app_id>:<image_id>`: unix time of the winning claim, so a
+//!   claim left by a crashed instance can be recognised as stale.
+//! - `deploy:<app_id>:<image_id>`: the [`DeployRecord`] of a finished deploy.
 //! - `record:<unix_ms>:<app_id>:<nonce>`: one history entry per outcome.
 
 use serde::{Deserialize, Serialize};
@@ -86,18 +87,18 @@ pub(crate) struct DeployRecord {
 }
 
 /// Returns the claim counter key for an (app, digest) pair.
-pub(crate) fn claim_key(app_id: &str, digest: &str) -> String {
-    format!("claim:{app_id}:{digest}")
+pub(crate) fn claim_key(app_id: &str, image_id: &str) -> String {
+    format!("claim:{app_id}:{image_id}")
 }
 
 /// Returns the key holding the time of the winning claim.
-pub(crate) fn claimed_at_key(app_id: &str, digest: &str) -> String {
-    format!("claimed:{app_id}:{digest}")
+pub(crate) fn claimed_at_key(app_id: &str, image_id: &str) -> String {
+    format!("claimed:{app_id}:{image_id}")
 }
 
 /// Returns the key of a finished deploy's record.
-pub(crate) fn deploy_key(app_id: &str, digest: &str) -> String {
-    format!("deploy:{app_id}:{digest}")
+pub(crate) fn deploy_key(app_id: &str, image_id: &str) -> String {
+    format!("deploy:{app_id}:{image_id}")
 }
 
 /// Prefix of history keys.
@@ -221,8 +222,8 @@ mod tests {
     #[test]
     fn keys_fit_spin_limit() {
         let app = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
-        let digest = format!("sha256:{}", "a".repeat(64));
-        for key in [claim_key(app, &digest), claimed_at_key(app, &digest), deploy_key(app, &digest)] {
+        let image_id = format!("sha256:{}:{}", "a".repeat(64), "t".repeat(128));
+        for key in [claim_key(app, &image_id), claimed_at_key(app, &image_id), deploy_key(app, &image_id)] {
             assert!(key.len() <= 256, "{key}");
         }
     }

@@ -51,13 +51,16 @@ pub(crate) fn resolve(
     };
     let endpoint = endpoint_for(config, region).ok_or_else(|| unknown_region(region, from_config))?;
 
-    // The image, on the configured host or the registry region's VPC host.
+    // The image, on the configured host, else the registry region's VPC host
+    // when the app is in that region, else its public host: an ACR VPC
+    // endpoint is reachable only from its own region.
     let registry_region = event.region.as_deref().unwrap_or(region);
+    let network = if registry_region == region { "registry-vpc" } else { "registry" };
     let host = overrides
         .registry_host
         .map(str::to_owned)
         .or_else(|| config.registry_host.clone())
-        .unwrap_or_else(|| format!("registry-vpc.{registry_region}.aliyuncs.com"));
+        .unwrap_or_else(|| format!("{network}.{registry_region}.aliyuncs.com"));
     let pin = match (overrides.deploy_by_digest, &event.digest) {
         (false, _) => Pin::Tag(&event.tag),
         (true, Some(digest)) => Pin::Digest(digest),
@@ -167,6 +170,18 @@ mod tests {
             "myinst-registry-vpc.cn-hangzhou.cr.aliyuncs.com/prod/gateway:release-v2.0.1"
         );
         assert_eq!(target.params.acr_instance_id.as_deref(), Some("cri-abc123"));
+    }
+
+    #[test]
+    fn other_region_uses_public_registry_host() {
+        let mut config = config();
+        config.region = Some("cn-beijing".into());
+        let target = resolve(&config, &event(Some("cn-hangzhou")), APP, &Overrides::default()).unwrap();
+        assert_eq!(target.endpoint.base_url(), "https://sae.cn-beijing.aliyuncs.com");
+        assert_eq!(
+            target.params.image_url,
+            "registry.cn-hangzhou.aliyuncs.com/prod/gateway:release-v2.0.1"
+        );
     }
 
     #[test]

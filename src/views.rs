@@ -165,17 +165,23 @@ pub(crate) fn health(platform: &dyn Platform, request: &Incoming) -> Result<Answ
     ))
 }
 
-/// Writes, reads back and deletes a probe key.
+/// Writes, reads back and deletes a probe key, and increments a probe
+/// counter twice, as claims do.
 fn store_check(platform: &dyn Platform) -> String {
-    let probe = format!("healthz:{}", platform.nonce());
+    let nonce = platform.nonce();
+    let probe = format!("healthz:{nonce}");
+    let counter = format!("healthz-counter:{nonce}");
     let result = platform.store().and_then(|store| {
         store.set(&probe, b"ok")?;
         let read = store.get(&probe)?;
         store.delete(&probe)?;
-        Ok(read)
+        let counts = (store.increment(&counter, 1)?, store.increment(&counter, 1)?);
+        store.delete(&counter)?;
+        Ok((read, counts))
     });
     match result {
-        Ok(Some(value)) if value == b"ok" => "ok".into(),
+        Ok((Some(value), (1, 2))) if value == b"ok" => "ok".into(),
+        Ok((Some(value), _)) if value == b"ok" => "error: the atomic increment returned wrong counts".into(),
         Ok(_) => "error: the probe value did not read back".into(),
         Err(error) => format!("error: {error}"),
     }
