@@ -81,6 +81,9 @@ pub fn sign_all(planned: &Planned, access_key_secret: &str, now: SystemTime, non
         .collect()
 }
 
+/// A signed request as it goes on the wire: URL, headers and body.
+pub type WireRequest = (String, Vec<(String, String)>, Option<Vec<u8>>);
+
 /// Builds and signs one `DeployApplication` call from raw parameters, as a
 /// property test or fuzz target needs: returns the URL, the headers and the
 /// body exactly as they go on the wire.
@@ -92,7 +95,7 @@ pub fn signed_deploy(
     security_token: Option<&str>,
     now: SystemTime,
     nonce: &str,
-) -> Result<(String, Vec<(String, String)>, Option<Vec<u8>>), String> {
+) -> Result<WireRequest, String> {
     let endpoint = crate::config::parse_endpoint(endpoint)?;
     let [app_id, image_url, change_order_desc] = params;
     let deploy = DeployParams {
