@@ -1,16 +1,28 @@
 //! Deploy history on the key-value store, and SAE change order statuses in
 //! words.
 
-use crate::store::{record_key, record_key_time_ms, DeployRecord, Store, StoreError, RECORD_PREFIX};
+use crate::dedup::release;
+use crate::store::{
+    deploy_key, record_key, record_key_time_ms, DeployRecord, Store, StoreError, CLAIMED_PREFIX, DEPLOY_PREFIX,
+    RECORD_PREFIX,
+};
 
-/// Most history entries kept; older ones are deleted when a new one is added.
+/// Most history entries kept after a prune; between prunes up to
+/// [`PRUNE_EVERY`] more may exist.
 pub(crate) const MAX_RECORDS: usize = 500;
 
 /// Default number of entries `GET /deploys` returns.
 pub(crate) const DEFAULT_LIST_LIMIT: usize = 50;
 
-/// Adds a history entry and deletes entries past the retention time or
-/// beyond [`MAX_RECORDS`].
+/// Appends between two prunes. Pruning lists every key of the store, so it
+/// runs on every 50th append instead of on each one.
+pub(crate) const PRUNE_EVERY: i64 = 50;
+
+/// Counter of appends, which schedules pruning.
+const APPENDS_KEY: &str = "history-appends";
+
+/// Adds a history entry, and on every [`PRUNE_EVERY`]th append (the first
+/// included) prunes the store.
 pub(crate) fn append(
     store: &dyn Store,
     record: &DeployRecord,
@@ -20,11 +32,21 @@ pub(crate) fn append(
 ) -> Result<(), StoreError> {
     let value = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
     store.set(&record_key(time_ms, &record.app_id, nonce), &value)?;
+    if store.increment(APPENDS_KEY, 1)? % PRUNE_EVERY == 1 {
+        prune(store, time_ms, retention_secs)?;
+    }
+    Ok(())
+}
 
-    // Prune: oldest first, by age, then by count.
+/// Deletes history entries past the retention time or beyond
+/// [`MAX_RECORDS`], and finished deploys and claims past the retention time,
+/// so the store holds about one retention period of data.
+pub(crate) fn prune(store: &dyn Store, now_ms: u64, retention_secs: u64) -> Result<(), StoreError> {
+    let oldest_kept_ms = now_ms.saturating_sub(retention_secs.saturating_mul(1000));
+
+    // History entries: oldest first, by age, then by count.
     let mut keys = store.keys_with_prefix(RECORD_PREFIX)?;
     keys.sort();
-    let oldest_kept_ms = time_ms.saturating_sub(retention_secs.saturating_mul(1000));
     let excess = keys.len().saturating_sub(MAX_RECORDS);
     for (index, key) in keys.iter().enumerate() {
         let expired = record_key_time_ms(key).is_none_or(|t| t < oldest_kept_ms);
@@ -32,7 +54,37 @@ pub(crate) fn append(
             store.delete(key)?;
         }
     }
+
+    // Finished deploys and the time of unfinished claims.
+    let oldest_kept_secs = oldest_kept_ms / 1000;
+    for key in store.keys_with_prefix(DEPLOY_PREFIX)? {
+        let time = store
+            .get(&key)?
+            .and_then(|bytes| serde_json::from_slice::<DeployRecord>(&bytes).ok())
+            .map(|record| record.time);
+        if time.is_none_or(|t| t < oldest_kept_secs) {
+            forget(store, &key, DEPLOY_PREFIX)?;
+        }
+    }
+    for key in store.keys_with_prefix(CLAIMED_PREFIX)? {
+        let time = store
+            .get(&key)?
+            .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
+        if time.is_none_or(|t| t < oldest_kept_secs) {
+            forget(store, &key, CLAIMED_PREFIX)?;
+        }
+    }
     Ok(())
+}
+
+/// Deletes a deploy record or claim time and the claim it belongs to.
+fn forget(store: &dyn Store, key: &str, prefix: &str) -> Result<(), StoreError> {
+    store.delete(key)?;
+    let Some((app_id, image_id)) = key.strip_prefix(prefix).and_then(|rest| rest.split_once(':')) else {
+        return Ok(());
+    };
+    store.delete(&deploy_key(app_id, image_id))?;
+    release(store, app_id, image_id)
 }
 
 /// Returns up to `limit` entries, newest first.
@@ -117,6 +169,7 @@ mod tests {
         let store = MemoryStore::default();
         append(&store, &record("a", "old"), 1_000, "n", 10).unwrap();
         append(&store, &record("a", "new"), 20_000, "n", 10).unwrap();
+        prune(&store, 20_000, 10).unwrap();
         let all = recent(&store, 10).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].change_order_id.as_deref(), Some("new"));
@@ -125,10 +178,38 @@ mod tests {
     #[test]
     fn count_is_capped() {
         let store = MemoryStore::default();
-        for i in 0..(MAX_RECORDS as u64 + 5) {
-            append(&store, &record("a", &format!("co-{i}")), 10_000 + i, "n", 3600).unwrap();
+        let total = MAX_RECORDS + PRUNE_EVERY as usize * 3;
+        for i in 0..total as u64 {
+            append(&store, &record("a", &format!("co-{i}")), 10_000 + i, &format!("n{i}"), 3600).unwrap();
+            let kept = store.keys_with_prefix(RECORD_PREFIX).unwrap().len();
+            assert!(kept <= MAX_RECORDS + PRUNE_EVERY as usize, "{kept} entries after {i} appends");
         }
+        prune(&store, 10_000 + total as u64, 3600).unwrap();
         assert_eq!(store.keys_with_prefix(RECORD_PREFIX).unwrap().len(), MAX_RECORDS);
+        let newest = recent(&store, 1).unwrap();
+        assert_eq!(newest[0].change_order_id, Some(format!("co-{}", total - 1)));
+    }
+
+    #[test]
+    fn prune_forgets_expired_deploys_and_claims() {
+        use crate::dedup::{claim, finish, Claim, ClaimPolicy};
+        let store = MemoryStore::default();
+        let policy = |now| ClaimPolicy { now, retention: 3600, stale_after: 60 };
+        let app = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
+        let done = "sha256:aa:v1";
+        let stuck = "sha256:bb:v2";
+        let fresh = "sha256:cc:v3";
+        assert_eq!(claim(&store, app, done, policy(100), &mut || false).unwrap(), Claim::Won);
+        let mut finished = record(app, "co-1");
+        finished.time = 100;
+        finish(&store, &finished, done).unwrap();
+        assert_eq!(claim(&store, app, stuck, policy(100), &mut || false).unwrap(), Claim::Won);
+        assert_eq!(claim(&store, app, fresh, policy(5000), &mut || false).unwrap(), Claim::Won);
+
+        prune(&store, 5_000_000, 3600).unwrap();
+        let left: Vec<String> = store.map.lock().unwrap().keys().cloned().collect();
+        assert!(left.iter().all(|k| !k.contains(done) && !k.contains(stuck)), "{left:?}");
+        assert!(left.iter().any(|k| k.contains(fresh)), "{left:?}");
     }
 
     #[test]

@@ -96,6 +96,12 @@ pub(crate) fn claimed_at_key(app_id: &str, image_id: &str) -> String {
     format!("claimed:{app_id}:{image_id}")
 }
 
+/// Prefix of finished-deploy keys.
+pub(crate) const DEPLOY_PREFIX: &str = "deploy:";
+
+/// Prefix of claim-time keys.
+pub(crate) const CLAIMED_PREFIX: &str = "claimed:";
+
 /// Returns the key of a finished deploy's record.
 pub(crate) fn deploy_key(app_id: &str, image_id: &str) -> String {
     format!("deploy:{app_id}:{image_id}")
