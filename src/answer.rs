@@ -57,6 +57,9 @@ pub(crate) enum Rejection {
     /// The body is over the size limit.
     #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
+    /// The body stream broke before its end.
+    #[error("request body could not be read: broken chunked framing or the connection closed early")]
+    BodyUnreadable,
     /// The query string is over the size limit.
     #[error("query string is longer than {MAX_QUERY_BYTES} bytes")]
     UriTooLong,
@@ -127,6 +130,7 @@ impl Rejection {
             Rejection::NotFound => (404, "not_found"),
             Rejection::PayloadTooLarge => (413, "payload_too_large"),
             Rejection::UriTooLong => (414, "uri_too_long"),
+            Rejection::BodyUnreadable => (400, "invalid_body"),
             Rejection::Body(BodyError::InvalidJson(_)) => (400, "invalid_json"),
             Rejection::Body(BodyError::MissingField(_)) => (400, "missing_field"),
             Rejection::Body(BodyError::InvalidField { .. }) => (400, "invalid_field"),

@@ -49,10 +49,11 @@ fn presented_tokens(request: &Incoming) -> Vec<&str> {
     for value in request.header_values("authorization") {
         // An Authorization header of another scheme still counts as a
         // presented credential, so it can only ever fail the check.
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or("");
+        // The scheme name is case-insensitive (RFC 7235, section 2.1).
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token,
+            _ => "",
+        };
         tokens.push(token);
     }
     tokens
@@ -90,12 +91,14 @@ mod tests {
     fn authorization_table() {
         let bearer = format!("Bearer {TOKEN}");
         let lower_bearer = format!("bearer {TOKEN}");
+        let upper_bearer = format!("BEARER {TOKEN}");
         type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, bool);
         let cases: Vec<Case> = vec![
             (vec![("token", TOKEN)], vec![], true),
             (vec![("ACCESS_TOKEN", TOKEN)], vec![], true),
             (vec![], vec![&bearer], true),
             (vec![], vec![&lower_bearer], true),
+            (vec![], vec![&upper_bearer], true),
             (vec![("token", TOKEN)], vec![&bearer], true),
             (vec![("token", TOKEN), ("ACCESS_TOKEN", TOKEN)], vec![], true),
             (vec![], vec![], false),

@@ -19,7 +19,7 @@ use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use crate::answer::Answer;
 use crate::config::Variables;
 use crate::flow::{self, Platform, RawResponse, SendError};
-use crate::intake::{parse_query, BodyTooLarge, Incoming, MAX_BODY_BYTES, MAX_QUERY_BYTES};
+use crate::intake::{parse_query, BodyUnread, Incoming, MAX_BODY_BYTES, MAX_QUERY_BYTES};
 use crate::retry::REQUEST_BUDGET;
 use crate::sae::SignedRequest;
 use crate::store::{Store, StoreError};
@@ -27,6 +27,10 @@ use spin_sdk::wit::wasi::keyvalue::{atomics, store as kv};
 
 /// Largest SAE response body read; SAE answers are a few KB.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Longest wait for a request body, so a client that stops sending cannot
+/// hold an instance.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes per read from an input stream.
 const READ_CHUNK: u64 = 16 * 1024;
@@ -159,7 +163,7 @@ fn read_incoming(request: IncomingRequest) -> Incoming {
         .find(|(n, _)| n == "content-length")
         .and_then(|(_, v)| v.trim().parse::<u64>().ok());
     let body = match declared {
-        Some(length) if length > MAX_BODY_BYTES as u64 => Err(BodyTooLarge),
+        Some(length) if length > MAX_BODY_BYTES as u64 => Err(BodyUnread::TooLarge),
         _ => read_body(request.consume().ok()),
     };
 
@@ -173,19 +177,20 @@ fn read_incoming(request: IncomingRequest) -> Incoming {
     }
 }
 
-fn read_body(body: Option<IncomingBody>) -> Result<Vec<u8>, BodyTooLarge> {
+fn read_body(body: Option<IncomingBody>) -> Result<Vec<u8>, BodyUnread> {
     let Some(body) = body else {
         return Ok(Vec::new());
     };
     let Ok(stream) = body.stream() else {
         return Ok(Vec::new());
     };
-    let bytes = read_capped(&stream, MAX_BODY_BYTES, None);
+    let bytes = read_capped(&stream, MAX_BODY_BYTES, Some(Instant::now() + BODY_READ_TIMEOUT));
     drop(stream);
     drop(body);
     match bytes {
         Ok(bytes) => Ok(bytes),
-        Err(_) => Err(BodyTooLarge),
+        Err(ReadError::TooLarge) => Err(BodyUnread::TooLarge),
+        Err(ReadError::TimedOut | ReadError::Failed) => Err(BodyUnread::Broken),
     }
 }
 

@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::answer::{scrub_json, scrub_text, Answer, Rejection};
+use crate::answer::{scrub_json, Answer, Rejection};
 use crate::answers;
 use crate::auth::is_authorized;
 use crate::config::{load_deploy_config, load_token, Credentials, DeployConfig, Variables};
 use crate::deploy::{execute, Delivery, Outcome};
 use crate::explain;
-use crate::intake::{check_app_id, Endpoint, Incoming, APP_ID_PARAMS};
+use crate::intake::{check_app_id, BodyUnread, Endpoint, Incoming, APP_ID_PARAMS};
 use crate::logline::LogLine;
 use crate::plan::{load_routes, plan};
 use crate::retry::{
@@ -86,24 +86,29 @@ pub(crate) fn handle(platform: &dyn Platform, request: &Incoming) -> Answer {
     // Turn the outcome into an answer.
     let mut answer = match result {
         Ok(answer) => answer,
-        Err(rejection) => {
-            let answer = rejection.to_answer();
-            log.set("code", answer.body["code"].as_str().unwrap_or_default());
-            answer
-        }
+        Err(rejection) => rejection.to_answer(),
     };
+    if let Some(code) = answer.body.get("code").and_then(|c| c.as_str()) {
+        log.set("code", code);
+    }
     log.set("status", answer.status);
     log.set("duration_ms", started.elapsed().as_millis());
 
-    // Scrub secrets from everything that leaves.
-    let secrets: Vec<String> = SECRET_VARIABLES
-        .iter()
-        .filter_map(|name| platform.get(name))
-        .collect();
+    // Scrub secrets from everything that leaves, before any value is cut.
+    let secrets = secret_values(platform);
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     scrub_json(&mut answer.body, &secrets);
-    platform.log(&scrub_text(&log.render(), &secrets));
+    log.scrub(&secrets);
+    platform.log(&log.render());
     answer
+}
+
+/// Returns the values of the secret variables that are set.
+fn secret_values(platform: &dyn Platform) -> Vec<String> {
+    SECRET_VARIABLES
+        .iter()
+        .filter_map(|name| platform.get(name))
+        .collect()
 }
 
 fn dispatch(
@@ -158,7 +163,10 @@ pub(crate) fn accept(platform: &dyn Platform, request: &Incoming, log: &mut LogL
     // Read the target application and the push.
     let app_id = app_id(request)?;
     log.set_opt("app_id", app_id.as_deref());
-    let body = request.body.as_ref().map_err(|_| Rejection::PayloadTooLarge)?;
+    let body = request.body.as_ref().map_err(|unread| match unread {
+        BodyUnread::TooLarge => Rejection::PayloadTooLarge,
+        BodyUnread::Broken => Rejection::BodyUnreadable,
+    })?;
     let event = parse_push(body)?;
     log.set("repository", event.repository());
     log.set("tag", &event.tag);
@@ -239,14 +247,16 @@ fn app_id(request: &Incoming) -> Result<Option<String>, Rejection> {
     let Some(first) = values.first() else {
         return Ok(None);
     };
-    if values.iter().any(|v| v != first) {
+    if values.iter().any(|v| !v.eq_ignore_ascii_case(first)) {
         return Err(Rejection::InvalidParameter {
             param: "app_id",
             reason: "is given more than once with different values".into(),
         });
     }
     check_app_id(first).map_err(|reason| Rejection::InvalidParameter { param: "app_id", reason })?;
-    Ok(Some((*first).to_owned()))
+
+    // SAE writes application ids in lower case; one spelling keeps one claim.
+    Ok(Some(first.to_ascii_lowercase()))
 }
 
 /// Signs and sends one SAE call, retrying throttling and "change order
@@ -324,7 +334,11 @@ fn call_once(
             return Err(Rejection::SaeUnreachable { action: request.action, reason, maybe_sent: true });
         }
     };
-    match sae_response::parse(response.status, &response.body) {
+    // SAE's messages can quote the string to sign, STS token included, so
+    // they are scrubbed before they are cut, stored or answered.
+    let secrets = secret_values(platform);
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    match sae_response::parse(response.status, &response.body, &secrets) {
         Ok(success) => {
             log.set_opt("request_id", success.request_id.as_deref());
             Ok(success)

@@ -157,9 +157,14 @@ fn rejections_make_no_call() {
         (post(&good_query(), "{"), 400, "invalid_json"),
         (post(&good_query(), r#"{"push_data":{}}"#), 400, "missing_field"),
         (
-            Incoming { body: Err(crate::intake::BodyTooLarge), ..post(&good_query(), "") },
+            Incoming { body: Err(crate::intake::BodyUnread::TooLarge), ..post(&good_query(), "") },
             413,
             "payload_too_large",
+        ),
+        (
+            Incoming { body: Err(crate::intake::BodyUnread::Broken), ..post(&good_query(), "") },
+            400,
+            "invalid_body",
         ),
         (Incoming { method: "GET".into(), ..post(&good_query(), SAMPLE) }, 405, "method_not_allowed"),
         (Incoming { path: "/other".into(), ..post(&good_query(), SAMPLE) }, 404, "not_found"),
@@ -455,4 +460,37 @@ fn lost_answer_without_change_order_fails() {
     assert_eq!(answer.status, 502, "{}", answer.body);
     assert_eq!(answer.body["sae_code"], "ServiceUnavailable");
     assert_eq!(fake.sent.borrow().len(), 2);
+}
+
+#[test]
+fn app_on_two_routes_deploys_once() {
+    let routes = format!(
+        r#"[{{"name":"exact","repository":"acme/order-api","targets":[{{"app_id":"{APP}"}}]}},{{"name":"all","repository":"acme/*","targets":[{{"app_id":"{}"}}]}}]"#,
+        APP.to_ascii_uppercase()
+    );
+    let fake = with_routes(&routes).replying(200, DEPLOY_OK);
+    let body = SAMPLE.replace(r#""digest":"sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08","#, "");
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), &body));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["targets"].as_array().unwrap().len(), 1);
+    assert_eq!(answer.body["targets"][0]["route"], "exact");
+    assert_eq!(fake.sent.borrow().len(), 1);
+}
+
+#[test]
+fn app_id_case_is_one_claim() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    handle(&fake, &post(&good_query(), SAMPLE));
+    let upper = format!("token={TOKEN}&app_id={}", APP.to_ascii_uppercase());
+    let again = handle(&fake, &post(&upper, SAMPLE));
+    assert_eq!(again.body["status"], "duplicate", "{}", again.body);
+    assert_eq!(fake.sent.borrow().len(), 1);
+}
+
+#[test]
+fn failure_log_names_code() {
+    let fake = Fake::new().failing(SendError::TimedOut).failing(SendError::TimedOut);
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 504);
+    assert!(fake.logs.borrow()[0].contains("code=sae_timeout"), "{}", fake.logs.borrow()[0]);
 }

@@ -13,9 +13,14 @@ pub(crate) const MAX_QUERY_BYTES: usize = 4096;
 /// name the Function Compute `DeployTrigger` used.
 pub(crate) const APP_ID_PARAMS: &[&str] = &["app_id", "APP_ID"];
 
-/// The body was larger than [`MAX_BODY_BYTES`].
+/// Why the edge could not hand over the request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BodyTooLarge;
+pub(crate) enum BodyUnread {
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// The body stream broke: bad chunked framing, or the client went away.
+    Broken,
+}
 
 /// An incoming HTTP request, as the edge hands it over.
 #[derive(Debug, Clone)]
@@ -30,8 +35,8 @@ pub(crate) struct Incoming {
     pub(crate) query_too_long: bool,
     /// Headers with lower-case names.
     pub(crate) headers: Vec<(String, String)>,
-    /// Body, or [`BodyTooLarge`] when the edge stopped reading at the limit.
-    pub(crate) body: Result<Vec<u8>, BodyTooLarge>,
+    /// Body, or why the edge could not read it.
+    pub(crate) body: Result<Vec<u8>, BodyUnread>,
 }
 
 impl Incoming {

@@ -36,6 +36,14 @@ impl LogLine {
         }
     }
 
+    /// Replaces secrets in every value. Call it before [`LogLine::render`],
+    /// which cuts long values, so a cut cannot leave part of a secret.
+    pub(crate) fn scrub(&mut self, secrets: &[&str]) {
+        for (_, value) in &mut self.fields {
+            *value = crate::answer::scrub_text(value, secrets);
+        }
+    }
+
     /// Returns a field's value.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.fields
@@ -104,6 +112,17 @@ mod tests {
         for (value, expected) in cases {
             assert_eq!(quote(value), *expected, "value {value:?}");
         }
+    }
+
+    #[test]
+    fn scrub_runs_before_cut() {
+        let secret = "S".repeat(300);
+        let mut line = LogLine::new("x");
+        line.set("reason", format!("{}{secret}", "a".repeat(150)));
+        line.scrub(&[&secret]);
+        let rendered = line.render();
+        assert!(!rendered.contains("SSSSSSSS"), "{rendered}");
+        assert!(rendered.contains("[REDACTED]"), "{rendered}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Without a route table, the trigger URL's `app_id` is the one target.
 //! With a table, the table decides, and it is also the allowlist: an
-//! `app_id` in the URL only narrows the routed targets, never adds one.
+//! `app_id` in the URL only narrows the routed targets, never adds one. An
+//! app named by several admitting routes gets the first route's settings.
 
 use crate::answer::Rejection;
 use crate::config::{ConfigError, DeployConfig, Variables};
@@ -59,10 +60,15 @@ pub(crate) fn plan<'a>(
         }]);
     };
 
+    // Each app is planned once, by the first route that names it, so two
+    // routes that both admit a push cannot deploy it to one app twice.
     let repository = event.repository();
-    let mut items = Vec::new();
+    let mut items: Vec<PlanItem<'a>> = Vec::new();
     for (route, route_target) in table.targets_for(&repository, &event.tag) {
         if url_app_id.is_some_and(|app| !app.eq_ignore_ascii_case(&route_target.app_id)) {
+            continue;
+        }
+        if items.iter().any(|item| item.app_id.eq_ignore_ascii_case(&route_target.app_id)) {
             continue;
         }
         let overrides = Overrides {

@@ -96,7 +96,7 @@ pub(crate) fn check_repository(namespace: &str, name: &str) -> Result<(), String
     let len = namespace.len() + 1 + name.len();
     if len > MAX_REPOSITORY_LEN {
         return Err(format!(
-            "repository `namespace/name` is {len} bytes, over the {MAX_REPOSITORY_LEN}-byte limit"
+            "makes `namespace/name` {len} bytes long, over the {MAX_REPOSITORY_LEN}-byte limit"
         ));
     }
     Ok(())

@@ -35,7 +35,7 @@
 //!
 //! | target field | meaning |
 //! |---|---|
-//! | `app_id` | required; the SAE application id (a UUID) |
+//! | `app_id` | required; the SAE application id (a UUID; read in lower case) |
 //! | `region` | SAE region of the application, e.g. `cn-hangzhou` |
 //! | `registry_host` | registry host in the image URL, e.g. an ACR Enterprise VPC host |
 //! | `acr_instance_id` | ACR Enterprise instance id, `cri-…` |
@@ -400,7 +400,7 @@ fn parse_target(item: &Value) -> Result<RouteTarget, FieldError> {
     check_keys(object, TARGET_FIELDS, ROUTE_FIELDS, "a route field; move it out of `targets` into the route")?;
 
     let app_id = match present(object, "app_id") {
-        Some(value) => string(value).and_then(|id| check_app_id(id).map(|()| id.to_owned())),
+        Some(value) => string(value).and_then(|id| check_app_id(id).map(|()| id.to_ascii_lowercase())),
         None => Err("is missing; set it to the SAE application id (a UUID like `7171a6ca-d1cd-4928-8642-7d5cfe690000`)".into()),
     };
     Ok(RouteTarget {

@@ -6,6 +6,8 @@
 
 use serde_json::Value;
 
+use crate::answer::scrub_text;
+
 /// Longest SAE message passed on to callers and logs; longer ones are cut.
 const MAX_MESSAGE_CHARS: usize = 300;
 
@@ -34,8 +36,9 @@ pub(crate) struct SaeError {
     pub(crate) retry_after: Option<std::time::Duration>,
 }
 
-/// Parses an SAE response.
-pub(crate) fn parse(status: u16, body: &[u8]) -> Result<SaeSuccess, SaeError> {
+/// Parses an SAE response. `secrets` are replaced in SAE's message before it
+/// is cut, so that no part of one survives.
+pub(crate) fn parse(status: u16, body: &[u8], secrets: &[&str]) -> Result<SaeSuccess, SaeError> {
     let json: Value = match serde_json::from_slice(body) {
         Ok(value @ Value::Object(_)) => value,
         _ => {
@@ -63,7 +66,7 @@ pub(crate) fn parse(status: u16, body: &[u8]) -> Result<SaeSuccess, SaeError> {
     Err(SaeError {
         status,
         code: code.unwrap_or_else(|| format!("HTTP{status}")),
-        message: clean_message(&text(&json, "Message").unwrap_or_default()),
+        message: clean_message(&scrub_text(&text(&json, "Message").unwrap_or_default(), secrets)),
         request_id,
         retry_after: None,
     })
@@ -106,14 +109,14 @@ mod tests {
     #[test]
     fn documented_success() {
         let body = br#"{"RequestId":"01CF26C7","Code":"200","Message":"success","Success":true,"TraceId":"ac1a","Data":{"ChangeOrderId":"01db03d3","AppId":"7171a6ca","IsNeedApproval":false}}"#;
-        let ok = parse(200, body).unwrap();
+        let ok = parse(200, body, &[]).unwrap();
         assert_eq!(ok.request_id.as_deref(), Some("01CF26C7"));
         assert_eq!(ok.data_text("ChangeOrderId").as_deref(), Some("01db03d3"));
     }
 
     #[test]
     fn numeric_code_success() {
-        let ok = parse(200, br#"{"RequestId":"r","Code":200,"Success":true,"Data":{}}"#).unwrap();
+        let ok = parse(200, br#"{"RequestId":"r","Code":200,"Success":true,"Data":{}}"#, &[]).unwrap();
         assert_eq!(ok.request_id.as_deref(), Some("r"));
     }
 
@@ -131,7 +134,7 @@ mod tests {
             (503, br#"{"Message":"down"}"#, "HTTP503", None),
         ];
         for (status, body, code, request_id) in cases {
-            let error = parse(*status, body).unwrap_err();
+            let error = parse(*status, body, &[]).unwrap_err();
             assert_eq!(error.code, *code, "body {:?}", String::from_utf8_lossy(body));
             assert_eq!(error.request_id.as_deref(), *request_id);
             assert_eq!(error.status, *status);
@@ -139,10 +142,19 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_scrubbed_before_cut() {
+        let token = format!("CAIS{}", "x".repeat(400));
+        let body = format!(r#"{{"Code":"SignatureDoesNotMatch","Message":"server string to sign is:POST x-acs-security-token:{token}"}}"#);
+        let error = parse(400, body.as_bytes(), &[&token]).unwrap_err();
+        assert!(!error.message.contains("CAISxxxx"), "{}", error.message);
+        assert!(error.message.contains("[REDACTED]"));
+    }
+
+    #[test]
     fn message_is_cleaned_and_cut() {
         let long = "m".repeat(1000);
         let body = format!(r#"{{"Code":"X","Message":"a\nb\u0000{long}"}}"#);
-        let error = parse(400, body.as_bytes()).unwrap_err();
+        let error = parse(400, body.as_bytes(), &[]).unwrap_err();
         assert!(error.message.starts_with("abm"));
         assert_eq!(error.message.chars().count(), MAX_MESSAGE_CHARS + 1);
     }

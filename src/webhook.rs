@@ -85,6 +85,8 @@ struct RawRepository {
 
 /// Parses and validates an ACR trigger body.
 pub(crate) fn parse_push(body: &[u8]) -> Result<PushEvent, BodyError> {
+    // Some HTTP clients prepend a UTF-8 byte order mark, which JSON forbids.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(BodyError::InvalidJson("the body is empty".into()));
     }
@@ -177,7 +179,7 @@ fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> BodyError {
     if let Some(field) = duplicate_path(&path, inner) {
         return BodyError::InvalidField {
             field,
-            reason: data_reason(inner),
+            reason: data_reason(inner, &path),
         };
     }
     match inner.classify() {
@@ -186,8 +188,8 @@ fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> BodyError {
             reason: "must be a JSON object".into(),
         },
         serde_json::error::Category::Data => BodyError::InvalidField {
+            reason: data_reason(inner, &path),
             field: path,
-            reason: data_reason(inner),
         },
         _ => BodyError::InvalidJson(format!(
             "{} at line {} column {}",
@@ -208,14 +210,22 @@ fn duplicate_path(path: &str, error: &serde_json::Error) -> Option<String> {
 
 /// Rewords a serde data error without quoting the offending value, which
 /// may be huge or contain control characters.
-fn data_reason(error: &serde_json::Error) -> String {
+fn data_reason(error: &serde_json::Error, path: &str) -> String {
     let text = error.to_string();
     if text.starts_with("duplicate field") {
         return "appears more than once".into();
     }
     if let Some(rest) = text.strip_prefix("invalid type: ") {
-        let found = rest.split([' ', ',']).next().unwrap_or("value");
-        return format!("must be a string or object as documented, not {found}");
+        let expected = if matches!(path, "push_data" | "repository") { "an object" } else { "a string" };
+        let found = match rest.split([' ', ',']).next().unwrap_or_default() {
+            "integer" | "floating" => "a number",
+            "sequence" => "an array",
+            "map" => "an object",
+            "boolean" => "a boolean",
+            "string" => "a string",
+            _ => "another type",
+        };
+        return format!("must be {expected}, not {found}");
     }
     "has an invalid value".into()
 }
@@ -355,6 +365,19 @@ mod tests {
         let message = parse_push(body.as_bytes()).unwrap_err().to_string();
         assert!(!message.contains(&secretish), "{message}");
         assert!(message.contains("push_data.tag"), "{message}");
+    }
+
+    #[test]
+    fn type_errors_name_both_types() {
+        let body = body_with(r#""tag":5"#, r#""namespace":"ns","name":"a""#);
+        let message = parse_push(body.as_bytes()).unwrap_err().to_string();
+        assert_eq!(message, "field `push_data.tag` must be a string, not a number");
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let body = format!("\u{feff}{}", body_with(r#""tag":"v1""#, r#""namespace":"ns","name":"a""#));
+        assert!(parse_push(body.as_bytes()).is_ok());
     }
 
     #[test]
