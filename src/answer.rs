@@ -41,7 +41,7 @@ impl Answer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum Rejection {
     /// No token, a wrong token, or tokens that disagree.
-    #[error("missing or invalid token")]
+    #[error("missing or invalid token; send it as `?token=…` or `Authorization: Bearer …`")]
     Unauthorized,
     /// The endpoint does not take this method.
     #[error("method {method} is not allowed here; use {allow}")]
@@ -66,11 +66,16 @@ pub(crate) enum Rejection {
     /// The webhook body is invalid.
     #[error(transparent)]
     Body(#[from] BodyError),
-    /// A query parameter is absent.
-    #[error("query parameter `{0}` is missing")]
-    MissingParameter(&'static str),
-    /// A query parameter is invalid.
-    #[error("query parameter `{param}` {reason}")]
+    /// A parameter is absent.
+    #[error("parameter `{param}` is missing; {hint}")]
+    MissingParameter {
+        /// Parameter name.
+        param: &'static str,
+        /// Where to give it.
+        hint: &'static str,
+    },
+    /// A parameter of the query or the path is invalid.
+    #[error("parameter `{param}` {reason}")]
     InvalidParameter {
         /// Parameter name.
         param: &'static str,
@@ -100,6 +105,14 @@ pub(crate) enum Rejection {
         error: SaeError,
         /// Seconds the caller should wait, sent as `Retry-After`.
         retry_after_secs: u64,
+    },
+    /// The request's time budget ran out before this call was sent.
+    #[error("SAE {action} was not sent: the request's {budget_secs} s budget for SAE calls ran out; deliver the push again")]
+    NotAttempted {
+        /// The SAE action.
+        action: &'static str,
+        /// The budget.
+        budget_secs: u64,
     },
     /// SAE did not answer in time.
     #[error("SAE {action} did not answer within {seconds} s")]
@@ -134,13 +147,14 @@ impl Rejection {
             Rejection::Body(BodyError::InvalidJson(_)) => (400, "invalid_json"),
             Rejection::Body(BodyError::MissingField(_)) => (400, "missing_field"),
             Rejection::Body(BodyError::InvalidField { .. }) => (400, "invalid_field"),
-            Rejection::MissingParameter(_) => (400, "missing_parameter"),
+            Rejection::MissingParameter { .. } => (400, "missing_parameter"),
             Rejection::InvalidParameter { .. } => (400, "invalid_parameter"),
             Rejection::Config(_) => (500, "config_error"),
             Rejection::Store(_) => (503, "store_unavailable"),
             Rejection::Sae { .. } => (502, "sae_error"),
             Rejection::SaeBusy { .. } => (503, "sae_busy"),
             Rejection::SaeTimeout { .. } => (504, "sae_timeout"),
+            Rejection::NotAttempted { .. } => (504, "budget_exhausted"),
             Rejection::SaeUnreachable { .. } => (502, "sae_unreachable"),
         }
     }
@@ -156,7 +170,7 @@ impl Rejection {
                     body["field"] = json!(field);
                 }
             }
-            Rejection::MissingParameter(param) | Rejection::InvalidParameter { param, .. } => {
+            Rejection::MissingParameter { param, .. } | Rejection::InvalidParameter { param, .. } => {
                 body["parameter"] = json!(param);
             }
             Rejection::Config(error) => body["variable"] = json!(error.variable),
@@ -225,7 +239,8 @@ mod tests {
             (Rejection::UriTooLong, 414, "uri_too_long"),
             (BodyError::InvalidJson("x".into()).into(), 400, "invalid_json"),
             (BodyError::MissingField("push_data.tag").into(), 400, "missing_field"),
-            (Rejection::MissingParameter("app_id"), 400, "missing_parameter"),
+            (Rejection::MissingParameter { param: "app_id", hint: "add it" }, 400, "missing_parameter"),
+            (Rejection::NotAttempted { action: "DeployApplication", budget_secs: 24 }, 504, "budget_exhausted"),
             (ConfigError { variable: "region", reason: "bad".into() }.into(), 500, "config_error"),
             (Rejection::Sae { action: "DeployApplication", error: sae }, 502, "sae_error"),
             (Rejection::SaeTimeout { action: "DeployApplication", seconds: 10 }, 504, "sae_timeout"),

@@ -15,7 +15,8 @@ pub(crate) const STORE_WARNING: &str =
 /// deploy step's finding as `detail` when it adds to the error.
 pub(crate) fn single(outcomes: Vec<Outcome>, store_ok: bool) -> Answer {
     let Some(outcome) = outcomes.into_iter().next() else {
-        return Rejection::MissingParameter("app_id").to_answer();
+        return Rejection::MissingParameter { param: "app_id", hint: "add `app_id=<SAE application id>` to the trigger URL" }
+            .to_answer();
     };
     if let Some(error) = outcome.error {
         let mut answer = error.to_answer();
@@ -68,7 +69,7 @@ fn routed_answer(event: &PushEvent, outcomes: &[Outcome]) -> Answer {
 
     if outcomes.is_empty() {
         body["status"] = json!("no_matching_route");
-        body["message"] = json!("no route admits this repository and tag for the requested app; nothing was deployed");
+        body["message"] = json!("no route admits this repository and tag (for the trigger URL's `app_id`, when given); nothing was deployed");
         return Answer::json(200, body);
     }
 

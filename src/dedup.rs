@@ -85,6 +85,22 @@ pub(crate) fn claim(
     Ok(Claim::InProgress)
 }
 
+/// Returns the finished deploy of this image to this app inside the
+/// retention window, without changing the store (for dry runs).
+pub(crate) fn lookup(
+    store: &dyn Store,
+    app_id: &str,
+    image_id: &str,
+    policy: ClaimPolicy,
+) -> Result<Option<DeployRecord>, StoreError> {
+    let Some(bytes) = store.get(&deploy_key(app_id, image_id))? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<DeployRecord>(&bytes)
+        .ok()
+        .filter(|record| policy.now.saturating_sub(record.time) < policy.retention))
+}
+
 /// Records a finished deploy under the claim, for later duplicates.
 pub(crate) fn finish(store: &dyn Store, record: &DeployRecord, image_id: &str) -> Result<(), StoreError> {
     let value = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;

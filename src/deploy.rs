@@ -2,7 +2,7 @@
 //! when the tag policy asks, claim the (app, image) pair, call
 //! `DeployApplication`, and keep the outcome in history.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
@@ -14,7 +14,7 @@ use crate::history;
 use crate::logline::LogLine;
 use crate::plan::PlanItem;
 use crate::policy::{running_tag, Decision};
-use crate::retry::MIN_ATTEMPT_TIME;
+use crate::retry::{MIN_ATTEMPT_TIME, REQUEST_BUDGET};
 use crate::sae::{deploy_application, describe_application_config, list_change_orders};
 use crate::store::{DeployRecord, Store};
 use crate::target::Target;
@@ -146,6 +146,17 @@ pub(crate) fn execute(delivery: &Delivery<'_>, item: &PlanItem<'_>) -> Outcome {
         Ok(target) => target,
         Err(error) => return Outcome::failed(item, error.clone()),
     };
+
+    // Past the request's budget, a target is not started at all: no store
+    // writes, no SAE calls, so a long route table ends in time.
+    let left = delivery.platform.deadline().saturating_duration_since(Instant::now());
+    if left < MIN_ATTEMPT_TIME {
+        let error = Rejection::NotAttempted {
+            action: "DeployApplication",
+            budget_secs: REQUEST_BUDGET.as_secs(),
+        };
+        return Outcome::failed(item, error);
+    }
     let outcome = run(delivery, item, target);
     if matches!(outcome.status, Status::Deploying | Status::Skipped | Status::Failed) {
         remember(delivery, target, &outcome);
@@ -212,7 +223,7 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
 }
 
 /// Returns a marker unique to this deploy attempt, e.g. `[delivery 3f9a1c02e4]`.
-fn delivery_marker(nonce: &str) -> String {
+pub(crate) fn delivery_marker(nonce: &str) -> String {
     let id: String = nonce.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
     format!("[delivery {id}]")
 }
@@ -274,7 +285,7 @@ fn confirm(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target, marker
 /// the image is deployed by tag, so that pushing the same image under a new
 /// tag (promoting `rc` to `v1.0.0`) still deploys. `None` without a digest:
 /// a tag alone can move, so such pushes are not deduplicated.
-fn image_id(event: &PushEvent, target: &Target) -> Option<String> {
+pub(crate) fn image_id(event: &PushEvent, target: &Target) -> Option<String> {
     let digest = event.digest.as_ref()?;
     if target.params.image_url.contains('@') {
         Some(digest.clone())
@@ -296,7 +307,7 @@ fn claim<'a>(delivery: &Delivery<'a>, item: &PlanItem<'_>, target: &Target) -> R
     };
     // Wait for another delivery at most as long as its SAE call can take,
     // and never past this request's deadline.
-    let left = delivery.platform.deadline().saturating_duration_since(std::time::Instant::now());
+    let left = delivery.platform.deadline().saturating_duration_since(Instant::now());
     let budget = (delivery.config.sae_timeout + Duration::from_secs(2)).min(left.saturating_sub(MIN_ATTEMPT_TIME));
     let polls = budget.as_millis() / POLL_INTERVAL.as_millis();
     let mut remaining = polls;
@@ -368,7 +379,7 @@ fn remember(delivery: &Delivery<'_>, target: &Target, outcome: &Outcome) {
     }
 }
 
-fn now_secs(platform: &dyn Platform) -> u64 {
+pub(crate) fn now_secs(platform: &dyn Platform) -> u64 {
     now_ms(platform) / 1000
 }
 

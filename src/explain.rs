@@ -4,6 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, Rejection};
+use crate::dedup::{lookup, ClaimPolicy};
+use crate::deploy::{delivery_marker, image_id, now_secs};
+use crate::store::{DeployRecord, Store};
 use crate::flow::{accept, Platform};
 use crate::logline::LogLine;
 use crate::plan::{plan, PlanItem};
@@ -18,9 +21,11 @@ pub(crate) fn explain(platform: &dyn Platform, request: &crate::intake::Incoming
     log.set("outcome", "dry_run");
     let items = plan(&accepted.config, accepted.routes.as_ref(), &accepted.event, accepted.app_id.as_deref())?;
 
+    let store = platform.store().ok();
+    let store = store.as_ref().map(|s| s.as_ref());
     let targets: Vec<Value> = items
         .iter()
-        .map(|item| explain_item(platform, &accepted.config, item))
+        .map(|item| explain_item(platform, &accepted.config, store, &accepted.event, item))
         .collect();
     let body = json!({
         "status": "dry_run",
@@ -59,7 +64,13 @@ fn routes_json(table: &RouteTable, event: &PushEvent) -> Vec<Value> {
         .collect()
 }
 
-fn explain_item(platform: &dyn Platform, config: &crate::config::DeployConfig, item: &PlanItem<'_>) -> Value {
+fn explain_item(
+    platform: &dyn Platform,
+    config: &crate::config::DeployConfig,
+    store: Option<&dyn Store>,
+    event: &PushEvent,
+    item: &PlanItem<'_>,
+) -> Value {
     let mut value = json!({
         "app_id": item.app_id,
         "route": item.route.map(|r| r.name.clone()),
@@ -76,14 +87,42 @@ fn explain_item(platform: &dyn Platform, config: &crate::config::DeployConfig, i
     value["decision"] = json!("deploy");
     value["reason"] = json!(policy_reason(policy));
     value["region"] = json!(target.region);
+
+    // A real push would stop at an earlier deploy of the same image.
+    if let Some(original) = earlier_deploy(platform, config, store, event, target) {
+        value["decision"] = json!("duplicate");
+        value["reason"] = json!("this image was already deployed to the app; a real push answers `duplicate`");
+        value["change_order_id"] = json!(original.change_order_id);
+    }
+
+    // The request as the deploy step builds it, marker included.
+    let mut params = target.params.clone();
+    params.change_order_desc = format!("{} {}", params.change_order_desc, delivery_marker(&platform.nonce()));
     let signed = sign(
-        &deploy_application(&target.endpoint, &target.params),
+        &deploy_application(&target.endpoint, &params),
         &config.credentials,
         platform.now(),
         &platform.nonce(),
     );
     value["request"] = request_json(&signed);
     value
+}
+
+/// Reads, without writing, whether this image was already deployed.
+fn earlier_deploy(
+    platform: &dyn Platform,
+    config: &crate::config::DeployConfig,
+    store: Option<&dyn Store>,
+    event: &PushEvent,
+    target: &crate::target::Target,
+) -> Option<DeployRecord> {
+    let image_id = image_id(event, target)?;
+    let policy = ClaimPolicy {
+        now: now_secs(platform),
+        retention: config.retention.as_secs(),
+        stale_after: 0,
+    };
+    lookup(store?, &target.params.app_id, &image_id, policy).ok().flatten()
 }
 
 fn policy_reason(policy: Option<&TagPolicy>) -> String {

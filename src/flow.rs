@@ -129,8 +129,11 @@ fn dispatch(
             allow: endpoint.allow(),
         });
     }
+    let dry_run = request
+        .flag("dry_run")
+        .map_err(|reason| Rejection::InvalidParameter { param: "dry_run", reason })?;
     match endpoint {
-        Endpoint::Trigger if request.flag("dry_run") => explain::explain(platform, request, log),
+        Endpoint::Trigger if dry_run => explain::explain(platform, request, log),
         Endpoint::Trigger => trigger(platform, request, log),
         Endpoint::Explain => explain::explain(platform, request, log),
         Endpoint::Deploys => views::list_deploys(platform, request),
@@ -175,7 +178,10 @@ pub(crate) fn accept(platform: &dyn Platform, request: &Incoming, log: &mut LogL
     let config = load_deploy_config(platform)?;
     let routes = load_routes(platform)?;
     if routes.is_none() && app_id.is_none() {
-        return Err(Rejection::MissingParameter("app_id"));
+        return Err(Rejection::MissingParameter {
+            param: "app_id",
+            hint: "add `app_id=<SAE application id>` to the trigger URL, or set the `routes` variable",
+        });
     }
     Ok(Accepted {
         event,
@@ -243,17 +249,11 @@ fn log_outcomes(log: &mut LogLine, outcomes: &[Outcome]) {
 
 /// Returns the one SAE application id from `app_id` or `APP_ID`, if given.
 fn app_id(request: &Incoming) -> Result<Option<String>, Rejection> {
-    let values = request.params(APP_ID_PARAMS);
-    let Some(first) = values.first() else {
+    let invalid = |reason| Rejection::InvalidParameter { param: "app_id", reason };
+    let Some(first) = request.single_param(APP_ID_PARAMS).map_err(invalid)? else {
         return Ok(None);
     };
-    if values.iter().any(|v| !v.eq_ignore_ascii_case(first)) {
-        return Err(Rejection::InvalidParameter {
-            param: "app_id",
-            reason: "is given more than once with different values".into(),
-        });
-    }
-    check_app_id(first).map_err(|reason| Rejection::InvalidParameter { param: "app_id", reason })?;
+    check_app_id(first).map_err(invalid)?;
 
     // SAE writes application ids in lower case; one spelling keeps one claim.
     Ok(Some(first.to_ascii_lowercase()))
@@ -273,10 +273,9 @@ pub(crate) fn call(
         attempt += 1;
         let remaining = platform.deadline().saturating_duration_since(Instant::now());
         if remaining < MIN_ATTEMPT_TIME {
-            // The request's whole budget is spent, so report that limit.
-            return Err(Rejection::SaeTimeout {
+            return Err(Rejection::NotAttempted {
                 action: request.action,
-                seconds: REQUEST_BUDGET.as_secs(),
+                budget_secs: REQUEST_BUDGET.as_secs(),
             });
         }
         let result = call_once(platform, config, request, config.sae_timeout.min(remaining), log);

@@ -20,6 +20,7 @@ struct Fake {
     logs: RefCell<Vec<String>>,
     store: MemoryStore,
     slept: RefCell<Vec<Duration>>,
+    budget: std::cell::Cell<Duration>,
 }
 
 impl Fake {
@@ -35,6 +36,7 @@ impl Fake {
             logs: RefCell::new(Vec::new()),
             store: MemoryStore::default(),
             slept: RefCell::new(Vec::new()),
+            budget: std::cell::Cell::new(Duration::from_secs(3600)),
         }
     }
 
@@ -89,7 +91,7 @@ impl Platform for Fake {
     }
 
     fn deadline(&self) -> Instant {
-        Instant::now() + Duration::from_secs(3600)
+        Instant::now() + self.budget.get()
     }
 }
 
@@ -493,4 +495,43 @@ fn failure_log_names_code() {
     let answer = handle(&fake, &post(&good_query(), SAMPLE));
     assert_eq!(answer.status, 504);
     assert!(fake.logs.borrow()[0].contains("code=sae_timeout"), "{}", fake.logs.borrow()[0]);
+}
+
+#[test]
+fn unknown_dry_run_value_is_rejected() {
+    for value in ["on", "TRUEISH", ""] {
+        let fake = Fake::new();
+        let query = format!("{}&dry_run={value}", good_query());
+        let answer = handle(&fake, &post(&query, SAMPLE));
+        assert_eq!(answer.status, 400, "dry_run={value}: {}", answer.body);
+        assert_eq!(answer.body["parameter"], "dry_run");
+        assert!(fake.sent.borrow().is_empty());
+    }
+    let fake = Fake::new();
+    let answer = handle(&fake, &post(&format!("{}&dry_run=TRUE", good_query()), SAMPLE));
+    assert_eq!(answer.body["status"], "dry_run");
+}
+
+#[test]
+fn dry_run_sees_earlier_deploy() {
+    let fake = Fake::new().replying(200, DEPLOY_OK);
+    handle(&fake, &post(&good_query(), SAMPLE));
+    let answer = handle(&fake, &post(&format!("{}&dry_run=1", good_query()), SAMPLE));
+    let target = &answer.body["targets"][0];
+    assert_eq!(target["decision"], "duplicate", "{}", answer.body);
+    assert_eq!(target["change_order_id"], "co-1");
+    let query = target["request"]["query"].to_string();
+    assert!(query.contains("[delivery "), "{query}");
+    assert_eq!(fake.sent.borrow().len(), 1);
+}
+
+#[test]
+fn spent_budget_sends_nothing() {
+    let fake = Fake::new();
+    fake.budget.set(Duration::from_millis(10));
+    let answer = handle(&fake, &post(&good_query(), SAMPLE));
+    assert_eq!(answer.status, 504, "{}", answer.body);
+    assert_eq!(answer.body["code"], "budget_exhausted");
+    assert!(fake.sent.borrow().is_empty());
+    assert!(fake.store.map.lock().unwrap().is_empty(), "no store writes past the budget");
 }

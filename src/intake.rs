@@ -57,11 +57,33 @@ impl Incoming {
             .collect()
     }
 
-    /// Returns true when a flag parameter is `true`, `1` or `yes`.
-    pub(crate) fn flag(&self, name: &str) -> bool {
-        self.query
-            .iter()
-            .any(|(n, v)| n == name && matches!(v.as_str(), "true" | "1" | "yes"))
+    /// Returns the one value of a parameter that may be given under any of
+    /// `names`. Repeats with the same value (ignoring case) are accepted;
+    /// different values are an error naming `names[0]`.
+    pub(crate) fn single_param<'a>(&'a self, names: &'a [&'a str]) -> Result<Option<&'a str>, String> {
+        let values = self.params(names);
+        let Some(first) = values.first() else {
+            return Ok(None);
+        };
+        if values.iter().any(|v| !v.eq_ignore_ascii_case(first)) {
+            return Err("is given more than once with different values".into());
+        }
+        Ok(Some(first))
+    }
+
+    /// Reads a boolean parameter: `true`/`1`/`yes` or `false`/`0`/`no`, in
+    /// any case; absent is `false`. Anything else, a bare name included, is
+    /// an error, so a typo never turns a dry run into a deploy.
+    pub(crate) fn flag(&self, name: &'static str) -> Result<bool, String> {
+        let names = [name];
+        let Some(value) = self.single_param(&names)? else {
+            return Ok(false);
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err("must be `true`, `1`, `yes`, `false`, `0` or `no`".into()),
+        }
     }
 }
 
@@ -227,16 +249,32 @@ mod tests {
 
     #[test]
     fn flags() {
-        let request = Incoming {
+        let request = |query: &str| Incoming {
             method: "POST".into(),
             path: "/".into(),
-            query: parse_query("dry_run=true&x=0"),
+            query: parse_query(query),
             query_too_long: false,
             headers: vec![],
             body: Ok(vec![]),
         };
-        assert!(request.flag("dry_run"));
-        assert!(!request.flag("x"));
-        assert!(!request.flag("missing"));
+        let cases: &[(&str, Result<bool, ()>)] = &[
+            ("", Ok(false)),
+            ("dry_run=true", Ok(true)),
+            ("dry_run=TRUE", Ok(true)),
+            ("dry_run=1", Ok(true)),
+            ("dry_run=yes", Ok(true)),
+            ("dry_run=false", Ok(false)),
+            ("dry_run=0", Ok(false)),
+            ("dry_run=1&dry_run=true", Err(())),
+            ("dry_run=1&dry_run=1", Ok(true)),
+            ("dry_run=1&dry_run=0", Err(())),
+            ("dry_run", Err(())),
+            ("dry_run=on", Err(())),
+            ("other=1", Ok(false)),
+        ];
+        for (query, expected) in cases {
+            let actual = request(query).flag("dry_run").map_err(|_| ());
+            assert_eq!(actual, *expected, "query {query:?}");
+        }
     }
 }

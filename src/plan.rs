@@ -51,7 +51,10 @@ pub(crate) fn plan<'a>(
     url_app_id: Option<&str>,
 ) -> Result<Vec<PlanItem<'a>>, Rejection> {
     let Some(table) = routes else {
-        let app_id = url_app_id.ok_or(Rejection::MissingParameter("app_id"))?;
+        let app_id = url_app_id.ok_or(Rejection::MissingParameter {
+            param: "app_id",
+            hint: "add `app_id=<SAE application id>` to the trigger URL, or set the `routes` variable",
+        })?;
         let target = resolve(config, event, app_id, &Overrides::default());
         return Ok(vec![PlanItem {
             app_id: app_id.to_owned(),

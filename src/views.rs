@@ -42,7 +42,11 @@ fn authenticate(platform: &dyn Platform, request: &Incoming) -> Result<(), Rejec
 /// `GET /deploys[?limit=N]`: recent history, newest first.
 pub(crate) fn list_deploys(platform: &dyn Platform, request: &Incoming) -> Result<Answer, Rejection> {
     authenticate(platform, request)?;
-    let limit = match request.params(&["limit"]).first() {
+    let limit_names = ["limit"];
+    let limit = request
+        .single_param(&limit_names)
+        .map_err(|reason| Rejection::InvalidParameter { param: "limit", reason })?;
+    let limit = match limit {
         None => DEFAULT_LIST_LIMIT,
         Some(text) => text
             .parse::<usize>()
@@ -80,6 +84,11 @@ pub(crate) fn deploy_status(
     // The region: the one recorded for this change order, else ?region=,
     // else the `region` variable.
     let config = load_deploy_config(platform)?;
+    let region_names = ["region"];
+    let region_param = request
+        .single_param(&region_names)
+        .map_err(|reason| Rejection::InvalidParameter { param: "region", reason })?
+        .map(str::to_owned);
     let recorded = platform
         .store()
         .ok()
@@ -87,9 +96,12 @@ pub(crate) fn deploy_status(
     let region = recorded
         .as_ref()
         .map(|r| r.region.clone())
-        .or_else(|| request.params(&["region"]).first().map(|r| (*r).to_owned()))
+        .or(region_param)
         .or_else(|| config.region.clone())
-        .ok_or(Rejection::MissingParameter("region"))?;
+        .ok_or(Rejection::MissingParameter {
+            param: "region",
+            hint: "this change order is not in the history, so add `?region=<region id>` or set the `region` variable",
+        })?;
     crate::config::check_region_id(&region)
         .map_err(|reason| Rejection::InvalidParameter { param: "region", reason })?;
     let endpoint: Endpoint = crate::config::endpoint_for(&config, &region).ok_or_else(|| {
@@ -123,7 +135,7 @@ fn check_change_order_id(id: &str) -> Result<(), Rejection> {
     if !valid {
         return Err(Rejection::InvalidParameter {
             param: "change_order_id",
-            reason: "must be an SAE change order id (letters, digits and `-`)".into(),
+            reason: "in the path `/deploys/<change_order_id>` must be an SAE change order id (letters, digits and `-`)".into(),
         });
     }
     Ok(())
@@ -153,14 +165,18 @@ pub(crate) fn health(platform: &dyn Platform, request: &Incoming) -> Result<Answ
         Ok(None) => json!(0),
         Err(error) => json!(error.to_string()),
     };
+    let store = store_check(platform);
+
+    // Liveness stays 200; `status` says whether deploys can work.
+    let healthy = config == "ok" && routes.is_u64() && store == "ok";
     Ok(Answer::json(
         200,
         json!({
-            "status": "ok",
+            "status": if healthy { "ok" } else { "degraded" },
             "variables": variables,
             "config": config,
             "routes": routes,
-            "store": store_check(platform),
+            "store": store,
         }),
     ))
 }
