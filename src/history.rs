@@ -3,8 +3,8 @@
 
 use crate::dedup::release;
 use crate::store::{
-    deploy_key, record_key, record_key_time_ms, DeployRecord, Store, StoreError, CLAIMED_PREFIX, DEPLOY_PREFIX,
-    RECORD_PREFIX,
+    claimed_at_key, deploy_key, parse_expiry_key, record_key, record_key_time_ms, DeployRecord, Store, StoreError,
+    EXPIRY_PREFIX, RECORD_PREFIX,
 };
 
 /// Most history entries kept after a prune; between prunes up to
@@ -39,52 +39,61 @@ pub(crate) fn append(
 }
 
 /// Deletes history entries past the retention time or beyond
-/// [`MAX_RECORDS`], and finished deploys and claims past the retention time,
-/// so the store holds about one retention period of data.
+/// [`MAX_RECORDS`], and claims and finished deploys past the retention time,
+/// so the store holds about one retention period of data. It lists the keys
+/// once and reads only entries that are due.
 pub(crate) fn prune(store: &dyn Store, now_ms: u64, retention_secs: u64) -> Result<(), StoreError> {
     let oldest_kept_ms = now_ms.saturating_sub(retention_secs.saturating_mul(1000));
+    let oldest_kept_secs = oldest_kept_ms / 1000;
+    let mut keys = store.keys_with_prefix("")?;
+    keys.sort();
 
     // History entries: oldest first, by age, then by count.
-    let mut keys = store.keys_with_prefix(RECORD_PREFIX)?;
-    keys.sort();
-    let excess = keys.len().saturating_sub(MAX_RECORDS);
-    for (index, key) in keys.iter().enumerate() {
+    let records: Vec<&String> = keys.iter().filter(|k| k.starts_with(RECORD_PREFIX)).collect();
+    let excess = records.len().saturating_sub(MAX_RECORDS);
+    for (index, key) in records.iter().enumerate() {
         let expired = record_key_time_ms(key).is_none_or(|t| t < oldest_kept_ms);
         if index < excess || expired {
             store.delete(key)?;
         }
     }
 
-    // Finished deploys and the time of unfinished claims.
-    let oldest_kept_secs = oldest_kept_ms / 1000;
-    for key in store.keys_with_prefix(DEPLOY_PREFIX)? {
-        let time = store
-            .get(&key)?
-            .and_then(|bytes| serde_json::from_slice::<DeployRecord>(&bytes).ok())
-            .map(|record| record.time);
-        if time.is_none_or(|t| t < oldest_kept_secs) {
-            forget(store, &key, DEPLOY_PREFIX)?;
+    // Claims, found through the expiry index, which sorts by time.
+    for key in keys.iter().filter(|k| k.starts_with(EXPIRY_PREFIX)) {
+        let Some((time, app_id)) = parse_expiry_key(key) else {
+            store.delete(key)?;
+            continue;
+        };
+        if time >= oldest_kept_secs {
+            break;
         }
-    }
-    for key in store.keys_with_prefix(CLAIMED_PREFIX)? {
-        let time = store
-            .get(&key)?
-            .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
-        if time.is_none_or(|t| t < oldest_kept_secs) {
-            forget(store, &key, CLAIMED_PREFIX)?;
+        if let Some(image_id) = store.get(key)?.and_then(|v| String::from_utf8(v).ok()) {
+            forget_if_expired(store, app_id, &image_id, oldest_kept_secs)?;
         }
+        store.delete(key)?;
     }
     Ok(())
 }
 
-/// Deletes a deploy record or claim time and the claim it belongs to.
-fn forget(store: &dyn Store, key: &str, prefix: &str) -> Result<(), StoreError> {
-    store.delete(key)?;
-    let Some((app_id, image_id)) = key.strip_prefix(prefix).and_then(|rest| rest.split_once(':')) else {
-        return Ok(());
-    };
-    store.delete(&deploy_key(app_id, image_id))?;
-    release(store, app_id, image_id)
+/// Deletes a claim and its finished deploy unless either was renewed inside
+/// the retention period (a released claim can be won again later).
+fn forget_if_expired(store: &dyn Store, app_id: &str, image_id: &str, oldest_kept_secs: u64) -> Result<(), StoreError> {
+    let record_time = store
+        .get(&deploy_key(app_id, image_id))?
+        .and_then(|bytes| serde_json::from_slice::<DeployRecord>(&bytes).ok())
+        .map(|record| record.time);
+    let claimed_time = store
+        .get(&claimed_at_key(app_id, image_id))?
+        .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
+    let renewed = [record_time, claimed_time]
+        .into_iter()
+        .flatten()
+        .any(|t| t >= oldest_kept_secs);
+    if !renewed {
+        store.delete(&deploy_key(app_id, image_id))?;
+        release(store, app_id, image_id)?;
+    }
+    Ok(())
 }
 
 /// Returns up to `limit` entries, newest first.

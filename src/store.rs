@@ -10,6 +10,8 @@
 //!   claim left by a crashed instance can be recognised as stale.
 //! - `deploy:<app_id>:<image_id>`: the [`DeployRecord`] of a finished deploy.
 //! - `record:<unix_ms>:<app_id>:<nonce>`: one history entry per outcome.
+//! - `expiry:<unix_secs>:<app_id>:<hash>`: one per won claim, holding the
+//!   image id, so pruning finds old claims from the key alone.
 
 use serde::{Deserialize, Serialize};
 
@@ -96,15 +98,32 @@ pub(crate) fn claimed_at_key(app_id: &str, image_id: &str) -> String {
     format!("claimed:{app_id}:{image_id}")
 }
 
-/// Prefix of finished-deploy keys.
-pub(crate) const DEPLOY_PREFIX: &str = "deploy:";
-
-/// Prefix of claim-time keys.
-pub(crate) const CLAIMED_PREFIX: &str = "claimed:";
-
 /// Returns the key of a finished deploy's record.
 pub(crate) fn deploy_key(app_id: &str, image_id: &str) -> String {
     format!("deploy:{app_id}:{image_id}")
+}
+
+/// Prefix of expiry-index keys.
+pub(crate) const EXPIRY_PREFIX: &str = "expiry:";
+
+/// Returns the expiry-index key of a claim won at `time_secs`. The image id
+/// is hashed (SHA-1, first 16 hex digits) to keep the key short; the value
+/// holds the image id itself.
+pub(crate) fn expiry_key(time_secs: u64, app_id: &str, image_id: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let hash: String = Sha1::digest(image_id.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{EXPIRY_PREFIX}{time_secs:012}:{app_id}:{hash}")
+}
+
+/// Returns the time and app id of an expiry-index key.
+pub(crate) fn parse_expiry_key(key: &str) -> Option<(u64, &str)> {
+    let mut parts = key.strip_prefix(EXPIRY_PREFIX)?.split(':');
+    let time = parts.next()?.parse().ok()?;
+    Some((time, parts.next()?))
 }
 
 /// Prefix of history keys.
@@ -226,10 +245,24 @@ mod tests {
     }
 
     #[test]
+    fn expiry_keys_round_trip() {
+        let key = expiry_key(1_767_225_600, "app", "sha256:aa:v1");
+        assert!(key.starts_with("expiry:001767225600:app:"), "{key}");
+        assert_eq!(parse_expiry_key(&key), Some((1_767_225_600, "app")));
+        assert_ne!(key, expiry_key(1_767_225_600, "app", "sha256:aa:v2"));
+        assert_eq!(parse_expiry_key("record:1:a:b"), None);
+    }
+
+    #[test]
     fn keys_fit_spin_limit() {
         let app = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
         let image_id = format!("sha256:{}:{}", "a".repeat(64), "t".repeat(128));
-        for key in [claim_key(app, &image_id), claimed_at_key(app, &image_id), deploy_key(app, &image_id)] {
+        for key in [
+            claim_key(app, &image_id),
+            claimed_at_key(app, &image_id),
+            deploy_key(app, &image_id),
+            expiry_key(u64::MAX / 1_000_000, app, &image_id),
+        ] {
             assert!(key.len() <= 256, "{key}");
         }
     }
