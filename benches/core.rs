@@ -20,7 +20,7 @@
 //! `cargo bench --features internals --bench core` runs the criterion
 //! measurements. With `CORE_BENCH_STAGE=<id>` set, the binary instead runs
 //! that stage `CORE_BENCH_ITERATIONS` times (default 1000) over the stage's
-//! fixtures and exits; `bench/run.py` runs it so under callgrind to count
+//! fixtures and exits. `bench/run.py` uses this mode under callgrind to count
 //! instructions.
 
 use std::hint::black_box;
@@ -144,7 +144,7 @@ fn run_stage(stage: &str, fixture: &Fixture, routes: &Routes, no_routes: &Routes
     }
 }
 
-/// Parses, plans and signs one push; returns the number of signed calls.
+/// Parses, plans and signs one push, and returns the number of signed calls.
 fn event(body: &[u8], routes: &Routes, app_id: &str) -> usize {
     let Ok(push) = parse_webhook(black_box(body)) else {
         return 0;
