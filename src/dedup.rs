@@ -18,7 +18,7 @@ use crate::store::{claim_key, claimed_at_key, deploy_key, expiry_key, DeployReco
 /// released or found stale.
 const MAX_CLAIM_ATTEMPTS: usize = 3;
 
-/// Interval between checks while another delivery holds the claim.
+/// Interval between checks while another delivery has the claim.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The result of trying to claim a deploy.
@@ -28,7 +28,7 @@ pub(crate) enum Claim {
     Won,
     /// The image was already deployed to the app; the original record.
     Duplicate(Box<DeployRecord>),
-    /// Another delivery holds the claim and did not finish within the wait.
+    /// Another delivery has the claim and did not finish within the wait.
     InProgress,
 }
 

@@ -12,7 +12,7 @@ const KEY_SECRET: &str = "FakeKeySecretValue01";
 const APP: &str = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
 const SAMPLE: &str = include_str!("../tests/fixtures/acr/personal-private.json");
 
-/// A platform that records what the flow sends and answers from a script.
+/// A platform that records what the flow sends and replies from a script.
 struct Fake {
     vars: HashMap<&'static str, String>,
     reply: RefCell<Vec<Result<RawResponse, SendError>>>,
@@ -325,7 +325,8 @@ fn broken_table_is_config_error() {
     assert_eq!(answer.status, 500);
     assert_eq!(answer.body["variable"], "routes");
     let message = answer.body["message"].as_str().unwrap();
-    assert!(message.contains("routes[0]") && message.contains("tags"), "{message}");
+    assert!(message.contains("routes[0]"), "{message}");
+    assert!(message.contains("tags"), "{message}");
 }
 
 #[test]
@@ -434,7 +435,8 @@ fn persistent_throttling_is_503_with_retry_after() {
     assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(answer.body["code"], "sae_busy");
     assert_eq!(answer.body["sae_code"], "Throttling.User");
-    assert!(answer.headers.iter().any(|(n, v)| n == "retry-after" && v.parse::<u64>().unwrap() >= 1));
+    let retry_after = answer.headers.iter().find(|(n, _)| n == "retry-after").map(|(_, v)| v.parse::<u64>().unwrap());
+    assert!(retry_after.is_some_and(|secs| secs >= 1), "{:?}", answer.headers);
     assert_eq!(fake.sent.borrow().len() as u32, crate::retry::MAX_ATTEMPTS);
 }
 
