@@ -91,7 +91,20 @@ fn routed_answer(event: &PushEvent, outcomes: &[Outcome]) -> Answer {
         failed.len(),
         outcomes.len()
     ));
-    Answer::json(status, body)
+    let mut answer = Answer::json(status, body);
+
+    // A busy SAE asks the sender to come back: the longest wait wins.
+    let retry_after = failed
+        .iter()
+        .filter_map(|o| match &o.error {
+            Some(Rejection::SaeBusy { retry_after_secs, .. }) => Some(*retry_after_secs),
+            _ => None,
+        })
+        .max();
+    if let (503, Some(secs)) = (status, retry_after) {
+        answer.headers.push(("retry-after".into(), secs.to_string()));
+    }
+    answer
 }
 
 /// Names the overall result when nothing failed.

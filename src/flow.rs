@@ -129,11 +129,8 @@ fn dispatch(
             allow: endpoint.allow(),
         });
     }
-    let dry_run = request
-        .flag("dry_run")
-        .map_err(|reason| Rejection::InvalidParameter { param: "dry_run", reason })?;
     match endpoint {
-        Endpoint::Trigger if dry_run => explain::explain(platform, request, log),
+        Endpoint::Trigger if is_dry_run(platform, request)? => explain::explain(platform, request, log),
         Endpoint::Trigger => trigger(platform, request, log),
         Endpoint::Explain => explain::explain(platform, request, log),
         Endpoint::Deploys => views::list_deploys(platform, request),
@@ -141,6 +138,27 @@ fn dispatch(
         Endpoint::Health => views::health(platform, request),
         Endpoint::NotFound => Err(Rejection::NotFound),
     }
+}
+
+/// Reads `dry_run` on the trigger. The token is checked first, so a caller
+/// without it learns nothing from the parameter's validation.
+fn is_dry_run(platform: &dyn Platform, request: &Incoming) -> Result<bool, Rejection> {
+    if request.params(&["dry_run"]).is_empty() {
+        return Ok(false);
+    }
+    authenticate(platform, request)?;
+    request
+        .flag("dry_run")
+        .map_err(|reason| Rejection::InvalidParameter { param: "dry_run", reason })
+}
+
+/// Checks the request's token against `webhook_token`.
+pub(crate) fn authenticate(platform: &dyn Platform, request: &Incoming) -> Result<(), Rejection> {
+    let token = load_token(platform)?;
+    if !is_authorized(request, &token) {
+        return Err(Rejection::Unauthorized);
+    }
+    Ok(())
 }
 
 /// A push, authenticated and parsed, with the settings to deploy it.
@@ -158,10 +176,7 @@ pub(crate) struct Accepted {
 /// Authenticates a trigger request and parses everything it carries.
 pub(crate) fn accept(platform: &dyn Platform, request: &Incoming, log: &mut LogLine) -> Result<Accepted, Rejection> {
     // Authenticate before looking at anything else the caller sent.
-    let token = load_token(platform)?;
-    if !is_authorized(request, &token) {
-        return Err(Rejection::Unauthorized);
-    }
+    authenticate(platform, request)?;
 
     // Read the target application and the push.
     let app_id = app_id(request)?;

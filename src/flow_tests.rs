@@ -537,3 +537,22 @@ fn spent_budget_sends_nothing() {
     assert!(fake.sent.borrow().is_empty());
     assert!(fake.store.map.lock().unwrap().is_empty(), "no store writes past the budget");
 }
+
+#[test]
+fn dry_run_value_needs_token_first() {
+    let fake = Fake::new();
+    let answer = handle(&fake, &post(&format!("app_id={APP}&dry_run=on"), SAMPLE));
+    assert_eq!(answer.status, 401, "{}", answer.body);
+}
+
+#[test]
+fn routed_busy_answer_has_retry_after() {
+    let mut fake = with_routes(&format!(r#"[{{"repository":"acme/*","targets":[{{"app_id":"{APP}"}}]}}]"#));
+    for _ in 0..crate::retry::MAX_ATTEMPTS {
+        fake = fake.replying(400, THROTTLED);
+    }
+    let answer = handle(&fake, &post(&format!("token={TOKEN}"), SAMPLE));
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.body["code"], "sae_busy");
+    assert!(answer.headers.iter().any(|(name, _)| name == "retry-after"), "{:?}", answer.headers);
+}

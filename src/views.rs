@@ -4,9 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::answer::{Answer, Rejection};
-use crate::auth::{is_authorized, presents_token};
-use crate::config::{load_deploy_config, load_token, Endpoint};
-use crate::flow::{call, Platform};
+use crate::auth::presents_token;
+use crate::config::{load_deploy_config, Endpoint};
+use crate::flow::{authenticate, call, Platform};
 use crate::history::{self, change_order_status, DEFAULT_LIST_LIMIT, MAX_RECORDS};
 use crate::intake::Incoming;
 use crate::logline::LogLine;
@@ -29,15 +29,6 @@ const REPORTED_VARIABLES: &[&str] = &[
 
 /// Longest change order id accepted in a path (SAE ids are 36-character UUIDs).
 const MAX_CHANGE_ORDER_ID_LEN: usize = 64;
-
-/// Checks the token for a read endpoint.
-fn authenticate(platform: &dyn Platform, request: &Incoming) -> Result<(), Rejection> {
-    let token = load_token(platform)?;
-    if !is_authorized(request, &token) {
-        return Err(Rejection::Unauthorized);
-    }
-    Ok(())
-}
 
 /// `GET /deploys[?limit=N]`: recent history, newest first.
 pub(crate) fn list_deploys(platform: &dyn Platform, request: &Incoming) -> Result<Answer, Rejection> {
