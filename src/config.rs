@@ -196,21 +196,10 @@ pub(crate) fn load_deploy_config(vars: &dyn Variables) -> Result<DeployConfig, C
         check_acr_instance_id(id).map_err(|reason| ConfigError { variable: "acr_instance_id", reason })?;
     }
 
-    let sae_timeout = match optional(vars, "sae_timeout_seconds")? {
-        Some(value) => parse_timeout(&value).map_err(|reason| ConfigError {
-            variable: "sae_timeout_seconds",
-            reason,
-        })?,
-        None => DEFAULT_SAE_TIMEOUT,
-    };
-
-    let retention = match optional(vars, "retention_hours")? {
-        Some(value) => parse_hours(&value).map_err(|reason| ConfigError {
-            variable: "retention_hours",
-            reason,
-        })?,
-        None => DEFAULT_RETENTION,
-    };
+    let sae_timeout = duration(vars, "sae_timeout_seconds", 1, MAX_SAE_TIMEOUT_SECS, "seconds")?
+        .unwrap_or(DEFAULT_SAE_TIMEOUT);
+    let retention = duration(vars, "retention_hours", 3600, MAX_RETENTION_HOURS, "hours")?
+        .unwrap_or(DEFAULT_RETENTION);
 
     Ok(DeployConfig {
         credentials: Credentials {
@@ -227,19 +216,24 @@ pub(crate) fn load_deploy_config(vars: &dyn Variables) -> Result<DeployConfig, C
     })
 }
 
-/// Parses a whole number of hours from 1 to [`MAX_RETENTION_HOURS`].
-fn parse_hours(value: &str) -> Result<Duration, String> {
+/// Reads a whole number of `unit`s from 1 to `max` as a duration of
+/// `unit_secs` seconds each; `None` when the variable is unset.
+fn duration(
+    vars: &dyn Variables,
+    name: &'static str,
+    unit_secs: u64,
+    max: u64,
+    unit: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(value) = optional(vars, name)? else {
+        return Ok(None);
+    };
     match value.parse::<u64>() {
-        Ok(hours) if (1..=MAX_RETENTION_HOURS).contains(&hours) => Ok(Duration::from_secs(hours * 3600)),
-        _ => Err(format!("must be a whole number of hours from 1 to {MAX_RETENTION_HOURS}")),
-    }
-}
-
-/// Parses a whole number of seconds from 1 to [`MAX_SAE_TIMEOUT_SECS`].
-fn parse_timeout(value: &str) -> Result<Duration, String> {
-    match value.parse::<u64>() {
-        Ok(secs) if (1..=MAX_SAE_TIMEOUT_SECS).contains(&secs) => Ok(Duration::from_secs(secs)),
-        _ => Err(format!("must be a whole number of seconds from 1 to {MAX_SAE_TIMEOUT_SECS}")),
+        Ok(count) if (1..=max).contains(&count) => Ok(Some(Duration::from_secs(count * unit_secs))),
+        _ => Err(ConfigError {
+            variable: name,
+            reason: format!("must be a whole number of {unit} from 1 to {max}"),
+        }),
     }
 }
 
