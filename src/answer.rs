@@ -159,6 +159,14 @@ impl Rejection {
         }
     }
 
+    /// Returns SAE's error code when the rejection carries one.
+    pub(crate) fn sae_code(&self) -> Option<&str> {
+        match self {
+            Rejection::Sae { error, .. } | Rejection::SaeBusy { error, .. } => Some(&error.code),
+            _ => None,
+        }
+    }
+
     /// Builds the answer: status, `code`, `message` and the fields that
     /// point at the cause (`field`, `parameter`, `variable`, SAE's ids).
     pub(crate) fn to_answer(&self) -> Answer {

@@ -136,8 +136,8 @@ fn finished(
     }
 }
 
-/// A claim is stale when its time is older than the limit. A claim whose
-/// time is not written yet is fresh: its owner is between the two writes.
+/// Returns true when the claim's time is older than the limit. A claim whose
+/// time is not written yet is fresh, because its owner is between the two writes.
 fn is_stale(store: &dyn Store, app_id: &str, image_id: &str, policy: ClaimPolicy) -> Result<bool, StoreError> {
     let claimed_at = store
         .get(&claimed_at_key(app_id, image_id))?

@@ -15,7 +15,7 @@ use crate::logline::LogLine;
 use crate::plan::PlanItem;
 use crate::policy::{running_tag, Decision};
 use crate::retry::{MIN_ATTEMPT_TIME, REQUEST_BUDGET};
-use crate::sae::{deploy_application, describe_application_config, list_change_orders};
+use crate::sae::{deploy_application, describe_application_config, list_change_orders, DeployParams};
 use crate::store::{DeployRecord, Store};
 use crate::target::Target;
 use crate::webhook::PushEvent;
@@ -27,7 +27,7 @@ const STALE_CLAIM_SECS: u64 = 120;
 /// How many of an app's newest change orders are searched for a lost one.
 const RECENT_CHANGE_ORDERS: u32 = 20;
 
-/// What happened to one target.
+/// The result of one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Status {
     /// SAE accepted the change order.
@@ -189,9 +189,7 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
     // Deploy, with a marker in the description that finds the change
     // order again if the answer is lost.
     let mut scratch = LogLine::default();
-    let marker = delivery_marker(&delivery.platform.nonce());
-    let mut params = target.params.clone();
-    params.change_order_desc = format!("{} {marker}", params.change_order_desc);
+    let (params, marker) = with_marker(&target.params, &delivery.platform.nonce());
     let request = deploy_application(&target.endpoint, &params);
     let result = call(delivery.platform, delivery.config, &request, &mut scratch);
     let outcome = match result {
@@ -222,14 +220,19 @@ fn run(delivery: &Delivery<'_>, item: &PlanItem<'_>, target: &Target) -> Outcome
     outcome
 }
 
-/// Returns a marker unique to this deploy attempt, e.g. `[delivery 3f9a1c02e4]`.
-pub(crate) fn delivery_marker(nonce: &str) -> String {
+/// Appends a marker unique to this deploy attempt, e.g. `[delivery 3f9a1c02e4]`,
+/// to the change order description. Returns the parameters and the marker.
+pub(crate) fn with_marker(params: &DeployParams, nonce: &str) -> (DeployParams, String) {
     let id: String = nonce.chars().filter(char::is_ascii_alphanumeric).take(10).collect();
-    format!("[delivery {id}]")
+    let marker = format!("[delivery {id}]");
+    let mut params = params.clone();
+    params.change_order_desc = format!("{} {marker}", params.change_order_desc);
+    (params, marker)
 }
 
-/// A timeout, a 5xx, a broken exchange or an unreadable answer leaves open whether SAE created
-/// the change order; other errors mean it did not.
+/// Returns true when the error leaves open whether SAE created the change
+/// order: a timeout, a 5xx, a broken exchange or an unreadable answer. Other
+/// errors mean it did not.
 fn is_ambiguous(error: &Rejection) -> bool {
     match error {
         Rejection::SaeTimeout { .. } => true,
@@ -349,7 +352,7 @@ fn record(delivery: &Delivery<'_>, target: &Target, outcome: &Outcome) -> Deploy
     let sae_code = outcome
         .error
         .as_ref()
-        .and_then(|e| e.to_answer().body["sae_code"].as_str().map(str::to_owned));
+        .and_then(|e| e.sae_code().map(str::to_owned));
     DeployRecord {
         time: now_secs(delivery.platform),
         repository: event.repository(),

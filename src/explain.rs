@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::answer::{Answer, Rejection};
 use crate::dedup::{lookup, ClaimPolicy};
-use crate::deploy::{delivery_marker, image_id, now_secs};
+use crate::deploy::{image_id, now_secs, with_marker};
 use crate::store::{DeployRecord, Store};
 use crate::flow::{accept, Platform};
 use crate::logline::LogLine;
@@ -96,8 +96,7 @@ fn explain_item(
     }
 
     // The request as the deploy step builds it, marker included.
-    let mut params = target.params.clone();
-    params.change_order_desc = format!("{} {}", params.change_order_desc, delivery_marker(&platform.nonce()));
+    let (params, _) = with_marker(&target.params, &platform.nonce());
     let signed = sign(
         &deploy_application(&target.endpoint, &params),
         &config.credentials,

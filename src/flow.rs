@@ -30,7 +30,7 @@ const SECRET_VARIABLES: &[&str] = &[
     "security_token",
 ];
 
-/// What the flow needs from the host: variables, clock, randomness,
+/// The host services the flow needs: variables, clock, randomness,
 /// outbound HTTP and the log.
 pub(crate) trait Platform: Variables {
     /// Returns the wall-clock time, for the `Date` header.
@@ -60,7 +60,7 @@ pub(crate) struct RawResponse {
     pub(crate) body: Vec<u8>,
 }
 
-/// Why an outbound request got no response.
+/// The reason an outbound request got no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SendError {
     /// No answer within the time limit.
@@ -244,7 +244,7 @@ fn log_outcomes(log: &mut LogLine, outcomes: &[Outcome]) {
     }
     log.set("outcome", join(&|o| Some(o.status.as_str().to_owned())));
     log.set("image", join(&|o| o.image.clone()));
-    let codes = join(&|o| o.error.as_ref().and_then(|e| e.to_answer().body["sae_code"].as_str().map(str::to_owned)));
+    let codes = join(&|o| o.error.as_ref().and_then(|e| e.sae_code().map(str::to_owned)));
     if !codes.is_empty() {
         log.set("sae_code", codes);
     }
@@ -321,7 +321,7 @@ pub(crate) fn call(
     }
 }
 
-/// One attempt of an SAE call.
+/// Makes one attempt of an SAE call.
 fn call_once(
     platform: &dyn Platform,
     config: &DeployConfig,

@@ -41,7 +41,7 @@ pub(crate) fn append(
 
 /// Deletes history entries past the retention time or beyond
 /// [`MAX_RECORDS`], and claims and finished deploys past the retention time,
-/// so the store holds about one retention period of data. It lists the keys
+/// so the store keeps about one retention period of data. It lists the keys
 /// once and reads only entries that are due.
 pub(crate) fn prune(store: &dyn Store, now_ms: u64, retention_secs: u64) -> Result<(), StoreError> {
     let oldest_kept_ms = now_ms.saturating_sub(retention_secs.saturating_mul(1000));

@@ -21,8 +21,8 @@ use sha1::Sha1;
 /// Prefix of the headers that take part in the signature.
 const SIGNED_HEADER_PREFIX: &str = "x-acs-";
 
-/// Builds the string to sign. Header names must be lower case; the query
-/// holds decoded values.
+/// Builds the string to sign. Header names must be lower case, and the query
+/// contains decoded values.
 pub(crate) fn string_to_sign(
     method: &str,
     path: &str,

@@ -57,7 +57,7 @@ impl<S: Store + ?Sized> Store for &S {
     }
 }
 
-/// What happened to one target, as kept in history.
+/// The outcome of one target, as kept in history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DeployRecord {
     /// Unix time, seconds.
@@ -78,7 +78,7 @@ pub(crate) struct DeployRecord {
     pub(crate) route: Option<String>,
     /// `deploying`, `skipped` or `failed`.
     pub(crate) outcome: String,
-    /// Why a target was skipped or failed.
+    /// The reason a target was skipped or failed.
     pub(crate) reason: Option<String>,
     /// SAE change order id.
     pub(crate) change_order_id: Option<String>,
@@ -107,8 +107,8 @@ pub(crate) fn deploy_key(app_id: &str, image_id: &str) -> String {
 pub(crate) const EXPIRY_PREFIX: &str = "expiry:";
 
 /// Returns the expiry-index key of a claim won at `time_secs`. The image id
-/// is hashed (SHA-1, first 16 hex digits) to keep the key short; the value
-/// holds the image id itself.
+/// is hashed (SHA-1, first 16 hex digits) to keep the key short, and the
+/// value contains the image id itself.
 pub(crate) fn expiry_key(time_secs: u64, app_id: &str, image_id: &str) -> String {
     use sha1::{Digest, Sha1};
     let hash: String = Sha1::digest(image_id.as_bytes())

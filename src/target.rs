@@ -84,8 +84,8 @@ pub(crate) fn resolve(
     })
 }
 
-/// A region with no public SAE endpoint is the body's fault when it came from
-/// the body, and the operator's when it came from `region`.
+/// Builds the rejection for a region with no public SAE endpoint: the body's
+/// fault when it came from the body, the operator's when it came from `region`.
 fn unknown_region(region: &str, from_config: bool) -> Rejection {
     let reason = format!(
         "`{region}` has no known SAE endpoint; set `sae_endpoint` for private or new regions"
