@@ -165,6 +165,16 @@ class HostProcess:
                 return found
             time.sleep(0.02)
 
+    def wait_for_fields(self, name: str, since: int, **fields: str) -> list[dict[str, str]]:
+        """Wait until an `event=<name>` line after `since` carries every given
+        field value; return all such lines (empty after the timeout)."""
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while True:
+            found = [e for e in self.events(name, since) if all(e.get(k) == v for k, v in fields.items())]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
+
     def request_logs(self, since: int, requests: int = 1) -> list[dict[str, str]]:
         """Return the component's `event=request` lines after `since`, once the
         host has logged `requests` served requests and the component at least as
