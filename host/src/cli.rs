@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::engine::DEFAULT_MAX_INSTANCES;
+
 /// Runs a Spin HTTP application the way `spin up` does, for machines without
 /// the Spin CLI.
 #[derive(Debug, Parser)]
@@ -33,4 +35,14 @@ pub struct Options {
     /// logs (logs/). Default: `.spin` next to the manifest.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Maximum number of requests served at once, each by its own component
+    /// instance. Requests beyond it get 503 Service Unavailable.
+    #[arg(
+        long,
+        value_name = "COUNT",
+        default_value_t = DEFAULT_MAX_INSTANCES,
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub max_instances: u32,
 }

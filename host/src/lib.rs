@@ -4,11 +4,13 @@
 pub mod allowed_hosts;
 pub mod bindings;
 pub mod cli;
+pub mod engine;
 pub mod kv;
 pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod outbound;
+pub mod precompiled;
 pub mod routes;
 pub mod runtime;
 pub mod server;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::bindings::ProxyPre;
 
@@ -18,26 +18,10 @@ use crate::kv::host::{KvAccess, KvBindings};
 use crate::kv::SqliteKv;
 use crate::log;
 use crate::manifest::ComponentDecl;
+use crate::precompiled::load_component;
 use crate::state::{Grants, HostState, VariablesBindings};
 use crate::stdio::TeeOutput;
 use crate::variables::ComponentVariables;
-
-/// Creates the Wasmtime engine, with the compilation cache when its default
-/// directory (under the user's cache directory) can be used.
-pub fn build_engine() -> Result<Engine> {
-    let mut config = Config::new();
-    config.async_support(true);
-    match Cache::new(CacheConfig::new()) {
-        Ok(cache) => {
-            config.cache(Some(cache));
-        }
-        Err(error) => log::event(
-            "compile_cache_disabled",
-            &[("error", &format!("{error:#}"))],
-        ),
-    }
-    Engine::new(&config).context("failed to create the Wasmtime engine")
-}
 
 /// A compiled component with its grants, ready to serve requests.
 pub struct ComponentRuntime {
@@ -59,6 +43,8 @@ pub struct LoadContext<'a> {
     pub database: Option<Arc<SqliteKv>>,
     /// `<state-dir>/logs`.
     pub logs_dir: &'a Path,
+    /// Directory of precompiled components, or `None` to compile every time.
+    pub cache_dir: Option<&'a Path>,
 }
 
 impl ComponentRuntime {
@@ -78,18 +64,26 @@ impl ComponentRuntime {
         };
 
         let started = Instant::now();
-        let component = Component::from_file(context.engine, &decl.source).with_context(|| {
-            format!(
-                "failed to load component {id:?} from {}",
-                decl.source.display()
-            )
-        })?;
-        let pre = link(context.engine, &component)
+        let loaded =
+            load_component(context.engine, &decl.source, context.cache_dir).with_context(|| {
+                format!(
+                    "failed to load component {id:?} from {}",
+                    decl.source.display()
+                )
+            })?;
+        if let Some(problem) = &loaded.cache_problem {
+            log::event(
+                "component_cache_unused",
+                &[("component", id), ("reason", problem)],
+            );
+        }
+        let pre = link(context.engine, &loaded.component)
             .with_context(|| format!("failed to link component {id:?}"))?;
         log::event(
             "component_loaded",
             &[
                 ("component", id),
+                ("source", loaded.path.as_str()),
                 ("load_ms", &started.elapsed().as_millis().to_string()),
                 ("allowed_outbound_hosts", &outbound.len().to_string()),
             ],

@@ -1,5 +1,6 @@
 //! The HTTP/1.1 server: routing, Spin's request headers, one fresh instance
-//! per request, and a 500 response when the guest fails.
+//! per request, a 500 response when the guest fails and a 503 response when
+//! no instance slot is free.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use wasmtime_wasi_http::body::HyperOutgoingBody;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::engine::is_pool_exhausted;
 use crate::log;
 use crate::routes::{RouteMatch, Router};
 use crate::runtime::ComponentRuntime;
@@ -90,6 +92,18 @@ async fn handle(
 
     let response = match run_guest(&handler, request, &route_match, client_addr).await {
         Ok(response) => response,
+        Err(error) if is_pool_exhausted(&error) => {
+            log::event(
+                "instance_limit_reached",
+                &[
+                    ("component", handler.id()),
+                    ("method", &method),
+                    ("path", &path),
+                    ("error", &format!("{error:#}")),
+                ],
+            );
+            busy_response()
+        }
         Err(error) => {
             log::event(
                 "guest_error",
@@ -212,6 +226,19 @@ fn text_response(status: StatusCode, text: &'static str) -> Response<HyperOutgoi
         .boxed_unsync();
     let mut response = Response::new(body);
     *response.status_mut() = status;
+    response
+}
+
+/// Returns `503` with `Retry-After: 1`, for a request that found every
+/// instance slot in use.
+fn busy_response() -> Response<HyperOutgoingBody> {
+    let mut response = text_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Service Unavailable: too many concurrent requests, retry later",
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

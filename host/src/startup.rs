@@ -8,11 +8,13 @@ use anyhow::{anyhow, Context, Result};
 use tokio::net::TcpListener;
 
 use crate::cli::Options;
+use crate::engine::build_engine;
 use crate::kv::SqliteKv;
 use crate::log;
 use crate::manifest::Manifest;
+use crate::precompiled::default_cache_dir;
 use crate::routes::Router;
-use crate::runtime::{build_engine, ComponentRuntime, LoadContext};
+use crate::runtime::{ComponentRuntime, LoadContext};
 use crate::server::{self, App};
 use crate::variables::{parse_variable_flag, resolve_application_variables, undeclared_flags};
 
@@ -74,12 +76,14 @@ pub async fn run(options: Options) -> Result<()> {
         None
     };
 
-    let engine = build_engine()?;
+    let engine = build_engine(options.max_instances)?;
+    let cache_dir = default_cache_dir();
     let context = LoadContext {
         engine: &engine,
         application_variables: &application_variables,
         database,
         logs_dir: &logs_dir,
+        cache_dir: cache_dir.as_deref(),
     };
 
     // Compile each component that a trigger uses, once.

@@ -303,3 +303,51 @@ fn e2e_sigterm_stops_cleanly() {
     assert_eq!(exit.code(), Some(0));
     host.wait_for_line("event=stopping reason=terminate");
 }
+
+#[test]
+fn e2e_instance_limit_returns_503() {
+    let port = start_upstream(Upstream::Silent);
+    let upstream = format!("upstream=http://127.0.0.1:{port}");
+    let host = start(&["--variable", &upstream, "--max-instances", "1"]);
+    let address = host.address;
+
+    // The only instance waits 2 s for the silent upstream.
+    let stalled = std::thread::spawn(move || {
+        support::http_get(
+            address,
+            &format!("/outbound?scheme=http&authority=127.0.0.1:{port}&timeout_ms=2000"),
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = host.get("/variable?name=token");
+    assert_eq!(status, 503);
+    assert!(body.contains("too many concurrent requests"), "{body}");
+    host.wait_for_line("event=instance_limit_reached");
+
+    let (_, stalled_body) = stalled.join().unwrap();
+    assert_eq!(stalled_body, "error:ErrorCode::ConnectionReadTimeout");
+    assert_eq!(
+        host.get("/variable?name=token"),
+        (200, format!("ok:{TOKEN}"))
+    );
+}
+
+#[test]
+fn e2e_concurrent_requests_within_default_limit() {
+    const REQUESTS: usize = 100;
+    let host = start(&[]);
+    let address = host.address;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(REQUESTS));
+    let threads: Vec<_> = (0..REQUESTS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                support::http_get(address, "/variable?name=token")
+            })
+        })
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), (200, format!("ok:{TOKEN}")));
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Resource, ResourceTable};
 
-use super::sqlite::{KvError, SqliteKv};
+use super::sqlite::{KvConnection, KvError, SqliteKv};
 use crate::bindings::fermyon::spin::key_value as spin_kv;
 use crate::log;
 
@@ -51,25 +51,63 @@ impl KvAccess {
         }
     }
 
-    /// Runs a blocking SQLite call on tokio's blocking pool.
+    /// Runs a short SQLite call (one key): in the calling thread when the
+    /// connection is free, and otherwise on tokio's blocking pool, so that a
+    /// worker thread never waits for the mutex.
+    ///
+    /// Running in place saves the hand-off to the blocking pool and back.
+    /// NOTE: a call in place still blocks its worker thread while SQLite
+    /// works, and that can be long: when a commit runs a WAL checkpoint
+    /// (every 1,000 pages by default), or when another process holds the
+    /// database's write lock (up to `BUSY_TIMEOUT`).
     pub(super) async fn run<T: Send + 'static>(
         &self,
         operation: &'static str,
-        call: impl FnOnce(&SqliteKv) -> Result<T, KvError> + Send + 'static,
+        call: impl FnOnce(&mut KvConnection<'_>) -> Result<T, KvError> + Send + 'static,
     ) -> Result<T, String> {
-        let Some(database) = self.database.clone() else {
-            // Unreachable in practice: such a component cannot open a store.
-            return Err("no key-value store is granted to this component".to_string());
-        };
-        let result = tokio::task::spawn_blocking(move || call(&database)).await;
-        let message = match result {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(error)) => error.to_string(),
-            Err(join_error) => format!("key-value task failed: {join_error}"),
-        };
-        log::event("kv_error", &[("operation", operation), ("error", &message)]);
-        Err(message)
+        let database = self.database()?;
+        if let Some(mut connection) = database.try_lock() {
+            return report(operation, Ok(call(&mut connection)));
+        }
+        self.run_blocking(operation, call).await
     }
+
+    /// Runs a SQLite call on tokio's blocking pool: for calls whose cost
+    /// grows with the store or the request (key lists and batches), and for
+    /// short calls that found the connection busy.
+    pub(super) async fn run_blocking<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        call: impl FnOnce(&mut KvConnection<'_>) -> Result<T, KvError> + Send + 'static,
+    ) -> Result<T, String> {
+        let database = self.database()?;
+        let result = tokio::task::spawn_blocking(move || call(&mut database.lock())).await;
+        report(
+            operation,
+            result.map_err(|join_error| join_error.to_string()),
+        )
+    }
+
+    fn database(&self) -> Result<Arc<SqliteKv>, String> {
+        // Unreachable in practice: such a component cannot open a store.
+        self.database
+            .clone()
+            .ok_or_else(|| "no key-value store is granted to this component".to_string())
+    }
+}
+
+/// Returns the call's value, or logs its error and returns the message.
+fn report<T>(
+    operation: &'static str,
+    result: Result<Result<T, KvError>, String>,
+) -> Result<T, String> {
+    let message = match result {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(error)) => error.to_string(),
+        Err(join_error) => format!("key-value task failed: {join_error}"),
+    };
+    log::event("kv_error", &[("operation", operation), ("error", &message)]);
+    Err(message)
 }
 
 /// The view of a store's state that the key-value bindings work on.
@@ -189,7 +227,10 @@ impl spin_kv::HostStore for KvView<'_> {
         store: Resource<StoreHandle>,
     ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
         let label = self.label_of(&store)?;
-        let result = self.access.run("get_keys", move |db| db.keys(&label)).await;
+        let result = self
+            .access
+            .run_blocking("get_keys", move |db| db.keys(&label))
+            .await;
         Ok(result.map_err(spin_kv::Error::Other))
     }
 

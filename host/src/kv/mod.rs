@@ -4,4 +4,4 @@ pub mod host;
 pub mod sqlite;
 mod wasi;
 
-pub use sqlite::{KvError, SqliteKv};
+pub use sqlite::{KvConnection, KvError, SqliteKv};

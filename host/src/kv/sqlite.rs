@@ -6,7 +6,7 @@
 //! 8-byte little-endian `i64`, as Spin stores them.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -51,11 +51,17 @@ impl From<rusqlite::Error> for KvError {
 
 /// A key-value database in which each store label is a partition of one table.
 ///
-/// One connection is shared behind a mutex. Read-modify-write operations also
-/// run in `BEGIN IMMEDIATE` transactions, so they stay atomic when several
-/// connections or processes use the same file.
+/// One connection is shared behind a mutex: [`SqliteKv::lock`] waits for it
+/// and [`SqliteKv::try_lock`] takes it only when it is free. Read-modify-write
+/// operations also run in `BEGIN IMMEDIATE` transactions, so they stay atomic
+/// when several connections or processes use the same file.
 pub struct SqliteKv {
     connection: Mutex<Connection>,
+}
+
+/// The locked connection, on which the key-value operations run.
+pub struct KvConnection<'a> {
+    connection: MutexGuard<'a, Connection>,
 }
 
 impl SqliteKv {
@@ -93,48 +99,116 @@ impl SqliteKv {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// Waits for the connection and locks it.
+    pub fn lock(&self) -> KvConnection<'_> {
         // A panic while holding the lock leaves no partial SQLite state,
         // because SQLite rolls back an unfinished transaction.
-        self.connection
+        let connection = self
+            .connection
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        KvConnection { connection }
+    }
+
+    /// Locks the connection if no other thread holds it, without waiting.
+    pub fn try_lock(&self) -> Option<KvConnection<'_>> {
+        let connection = match self.connection.try_lock() {
+            Ok(connection) => connection,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        Some(KvConnection { connection })
     }
 
     /// Returns the value under `key`, or `None`.
     pub fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let connection = self.lock();
-        read_value(&connection, store, key)
+        self.lock().get(store, key)
     }
 
     /// Stores `value` under `key`, replacing any previous value.
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
-        let connection = self.lock();
-        write_value(&connection, store, key, value)
+        self.lock().set(store, key, value)
     }
 
     /// Removes `key`. Removing an absent key succeeds.
     pub fn delete(&self, store: &str, key: &str) -> Result<(), KvError> {
-        let connection = self.lock();
-        connection
+        self.lock().delete(store, key)
+    }
+
+    /// Returns whether `key` is present.
+    pub fn exists(&self, store: &str, key: &str) -> Result<bool, KvError> {
+        self.lock().exists(store, key)
+    }
+
+    /// Returns every key of `store`, sorted.
+    pub fn keys(&self, store: &str) -> Result<Vec<String>, KvError> {
+        self.lock().keys(store)
+    }
+
+    /// See [`KvConnection::get_many`].
+    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<KeyValues, KvError> {
+        self.lock().get_many(store, keys)
+    }
+
+    /// See [`KvConnection::set_many`].
+    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        self.lock().set_many(store, pairs)
+    }
+
+    /// See [`KvConnection::delete_many`].
+    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError> {
+        self.lock().delete_many(store, keys)
+    }
+
+    /// See [`KvConnection::increment`].
+    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.lock().increment(store, key, delta)
+    }
+
+    /// See [`KvConnection::compare_and_swap`].
+    pub fn compare_and_swap(
+        &self,
+        store: &str,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, KvError> {
+        self.lock().compare_and_swap(store, key, expected, new)
+    }
+}
+
+impl KvConnection<'_> {
+    /// Returns the value under `key`, or `None`.
+    pub fn get(&mut self, store: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        read_value(&self.connection, store, key)
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    pub fn set(&mut self, store: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
+        write_value(&self.connection, store, key, value)
+    }
+
+    /// Removes `key`. Removing an absent key succeeds.
+    pub fn delete(&mut self, store: &str, key: &str) -> Result<(), KvError> {
+        self.connection
             .prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
             .execute(params![store, key])?;
         Ok(())
     }
 
     /// Returns whether `key` is present.
-    pub fn exists(&self, store: &str, key: &str) -> Result<bool, KvError> {
-        let connection = self.lock();
-        let found = connection
+    pub fn exists(&mut self, store: &str, key: &str) -> Result<bool, KvError> {
+        let found = self
+            .connection
             .prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
             .exists(params![store, key])?;
         Ok(found)
     }
 
     /// Returns every key of `store`, sorted.
-    pub fn keys(&self, store: &str) -> Result<Vec<String>, KvError> {
-        let connection = self.lock();
-        let mut statement = connection
+    pub fn keys(&mut self, store: &str) -> Result<Vec<String>, KvError> {
+        let mut statement = self
+            .connection
             .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?;
         let keys = statement
             .query_map(params![store], |row| row.get(0))?
@@ -144,19 +218,19 @@ impl SqliteKv {
 
     /// Returns each requested key with its value, or `None` for an absent key,
     /// in the order requested.
-    pub fn get_many(&self, store: &str, keys: &[String]) -> Result<KeyValues, KvError> {
-        let connection = self.lock();
+    pub fn get_many(&mut self, store: &str, keys: &[String]) -> Result<KeyValues, KvError> {
         let mut found = Vec::new();
         for key in keys {
-            found.push((key.clone(), read_value(&connection, store, key)?));
+            found.push((key.clone(), read_value(&self.connection, store, key)?));
         }
         Ok(found)
     }
 
     /// Stores all pairs in one transaction.
-    pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn set_many(&mut self, store: &str, pairs: &[(String, Vec<u8>)]) -> Result<(), KvError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (key, value) in pairs {
             write_value(&transaction, store, key, value)?;
         }
@@ -165,9 +239,10 @@ impl SqliteKv {
     }
 
     /// Removes all `keys` in one transaction.
-    pub fn delete_many(&self, store: &str, keys: &[String]) -> Result<(), KvError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn delete_many(&mut self, store: &str, keys: &[String]) -> Result<(), KvError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for key in keys {
             transaction
                 .prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
@@ -179,9 +254,10 @@ impl SqliteKv {
 
     /// Adds `delta` to the integer under `key` (an absent key counts as 0)
     /// and returns the new value, in one IMMEDIATE transaction.
-    pub fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, KvError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub fn increment(&mut self, store: &str, key: &str, delta: i64) -> Result<i64, KvError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = match read_value(&transaction, store, key)? {
             None => 0,
             Some(bytes) => {
@@ -207,14 +283,15 @@ impl SqliteKv {
     /// The compare and the write run in one IMMEDIATE transaction, so of two
     /// concurrent swaps from the same `expected` value only one succeeds.
     pub fn compare_and_swap(
-        &self,
+        &mut self,
         store: &str,
         key: &str,
         expected: Option<&[u8]>,
         new: &[u8],
     ) -> Result<bool, KvError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = read_value(&transaction, store, key)?;
         if current.as_deref() != expected {
             return Ok(false);

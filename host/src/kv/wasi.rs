@@ -82,7 +82,7 @@ impl wasi_store::HostBucket for KvView<'_> {
         let label = self.label_of(&bucket)?;
         let result = self
             .access
-            .run("list_keys", move |db| db.keys(&label))
+            .run_blocking("list_keys", move |db| db.keys(&label))
             .await;
         Ok(result
             .map(|keys| wasi_store::KeyResponse { keys, cursor: None })
@@ -104,7 +104,7 @@ impl batch::Host for KvView<'_> {
         let label = self.label_of(&bucket)?;
         let result = self
             .access
-            .run("get_many", move |db| db.get_many(&label, &keys))
+            .run_blocking("get_many", move |db| db.get_many(&label, &keys))
             .await;
         Ok(result.map_err(wasi_store::Error::Other))
     }
@@ -117,7 +117,7 @@ impl batch::Host for KvView<'_> {
         let label = self.label_of(&bucket)?;
         let result = self
             .access
-            .run("set_many", move |db| db.set_many(&label, &key_values))
+            .run_blocking("set_many", move |db| db.set_many(&label, &key_values))
             .await;
         Ok(result.map_err(wasi_store::Error::Other))
     }
@@ -130,7 +130,7 @@ impl batch::Host for KvView<'_> {
         let label = self.label_of(&bucket)?;
         let result = self
             .access
-            .run("delete_many", move |db| db.delete_many(&label, &keys))
+            .run_blocking("delete_many", move |db| db.delete_many(&label, &keys))
             .await;
         Ok(result.map_err(wasi_store::Error::Other))
     }

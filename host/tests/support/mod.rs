@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -221,8 +222,12 @@ fn decode_chunked(mut body: &str) -> String {
 /// What a local upstream server does with each connection.
 #[derive(Clone, Copy)]
 pub enum Upstream {
-    /// Replies `200 OK` with the body `hello`.
+    /// Replies `200 OK` with the body `hello` to each request on the
+    /// connection, keeping it open until the client closes it.
     Hello,
+    /// Replies `200 OK` with the body `hello` to one request, then closes the
+    /// connection without a `Connection: close` header.
+    HelloThenClose,
     /// Reads the request and never responds.
     Silent,
     /// Sends the response head and 5 of 100 body bytes, then stalls.
@@ -232,29 +237,57 @@ pub enum Upstream {
 /// Starts a server on 127.0.0.1 that serves connections until the test
 /// process exits, and returns its port.
 pub fn start_upstream(behaviour: Upstream) -> u16 {
+    start_counted_upstream(behaviour).0
+}
+
+/// Like [`start_upstream`], and also returns the number of connections the
+/// server has accepted so far.
+pub fn start_counted_upstream(behaviour: Upstream) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buffer = [0u8; 4096];
-                let _ = stream.read(&mut buffer);
-                match behaviour {
-                    Upstream::Hello => {
-                        let _ =
-                            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
-                    }
-                    Upstream::Silent => {}
-                    Upstream::StallBody => {
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello");
-                    }
-                }
-                // Hold the connection open so that a stall stays a stall.
-                std::thread::sleep(Duration::from_secs(30));
-            });
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || serve_connection(&mut stream, behaviour));
         }
     });
-    port
+    (port, accepted)
+}
+
+fn serve_connection(stream: &mut TcpStream, behaviour: Upstream) {
+    match behaviour {
+        Upstream::Hello => while answer_hello(stream) {},
+        Upstream::HelloThenClose => {
+            answer_hello(stream);
+        }
+        Upstream::Silent => {
+            let _ = stream.read(&mut [0u8; 4096]);
+            // Hold the connection open so that a stall stays a stall.
+            std::thread::sleep(Duration::from_secs(30));
+        }
+        Upstream::StallBody => {
+            let _ = stream.read(&mut [0u8; 4096]);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nhello");
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    }
+}
+
+/// Reads one request head (the tests send no request bodies) and replies
+/// `hello`. Returns false when the client closed the connection instead.
+fn answer_hello(stream: &mut TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => head.extend_from_slice(&buffer[..read]),
+        }
+    }
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+        .is_ok()
 }

@@ -1,16 +1,19 @@
-//! Outbound HTTP: the `allowed_outbound_hosts` check and the request timeouts.
+//! Outbound HTTP: the `allowed_outbound_hosts` check, the request timeouts
+//! and kept-alive connections.
 
 use std::time::Duration;
 
 use wasmtime_wasi_http::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::body::HyperOutgoingBody;
-use wasmtime_wasi_http::types::{
-    default_send_request_handler, HostFutureIncomingResponse, OutgoingRequestConfig,
-};
+use wasmtime_wasi_http::types::{HostFutureIncomingResponse, OutgoingRequestConfig};
 use wasmtime_wasi_http::HttpResult;
 
 use crate::allowed_hosts::OutboundPolicy;
 use crate::log;
+use pool::ConnectionPool;
+
+mod connect;
+pub mod pool;
 
 /// Checks `request` against `policy` and, when allowed, sends it.
 ///
@@ -42,14 +45,14 @@ pub fn send_request(
     Ok(send_allowed(request, config))
 }
 
-/// Sends a request with wasmtime-wasi-http's default sender.
+/// Sends an allowed request on a kept-alive connection (see [`pool`]).
 ///
-/// That sender (checked in 41.0.4) bounds the TCP connect and the HTTP handshake by
-/// `connect_timeout`, the wait for the response head by `first_byte_timeout`,
-/// and each gap between body chunks by `between_bytes_timeout`, but it has no
-/// bound on the TLS handshake. This wrapper bounds the whole wait for the
-/// response head by `connect_timeout + first_byte_timeout`, so a server that
-/// stalls the TLS handshake fails with `ConnectionTimeout`.
+/// The pool bounds the TCP connect, the TLS handshake and the HTTP handshake
+/// by `connect_timeout` each, the wait for the response head by
+/// `first_byte_timeout`, and wasmtime-wasi-http bounds each gap between body
+/// chunks by `between_bytes_timeout`. This wrapper also bounds the whole wait
+/// for the response head by `connect_timeout + first_byte_timeout` (at most
+/// one day), which fails with `ConnectionTimeout`.
 pub fn send_allowed(
     request: hyper::Request<HyperOutgoingBody>,
     config: OutgoingRequestConfig,
@@ -59,9 +62,8 @@ pub fn send_allowed(
         .saturating_add(config.first_byte_timeout)
         .min(Duration::from_secs(60 * 60 * 24));
     let handle = wasmtime_wasi::runtime::spawn(async move {
-        let sent =
-            tokio::time::timeout(head_deadline, default_send_request_handler(request, config))
-                .await;
+        let pool = ConnectionPool::shared();
+        let sent = tokio::time::timeout(head_deadline, pool.send(request, &config)).await;
         Ok(sent.unwrap_or(Err(ErrorCode::ConnectionTimeout)))
     });
     HostFutureIncomingResponse::pending(handle)
