@@ -55,6 +55,7 @@ pub(crate) mod strict_json;
 pub(crate) mod target;
 pub(crate) mod views;
 pub(crate) mod webhook;
+pub(crate) mod webhook_fields;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
