@@ -39,6 +39,7 @@ pub(crate) mod explain;
 pub(crate) mod flow;
 pub(crate) mod glob;
 pub(crate) mod history;
+pub(crate) mod http_date;
 pub(crate) mod intake;
 pub(crate) mod logline;
 pub(crate) mod plan;
