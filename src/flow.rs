@@ -310,7 +310,7 @@ pub(crate) fn call(
         if attempt >= MAX_ATTEMPTS || delay + MIN_ATTEMPT_TIME > remaining {
             log.set("retries", attempt - 1);
             log.set("outcome", "sae_busy");
-            let retry_after_secs = delay.as_secs_f64().ceil().max(1.0) as u64;
+            let retry_after_secs = (delay.as_secs() + u64::from(delay.subsec_nanos() > 0)).max(1);
             return Err(Rejection::SaeBusy {
                 action: request.action,
                 error,

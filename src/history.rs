@@ -47,7 +47,7 @@ pub(crate) fn prune(store: &dyn Store, now_ms: u64, retention_secs: u64) -> Resu
     let oldest_kept_ms = now_ms.saturating_sub(retention_secs.saturating_mul(1000));
     let oldest_kept_secs = oldest_kept_ms / 1000;
     let mut keys = store.keys_with_prefix("")?;
-    keys.sort();
+    keys.sort_unstable();
 
     // History entries: oldest first, by age, then by count.
     let records: Vec<&String> = keys.iter().filter(|k| k.starts_with(RECORD_PREFIX)).collect();
@@ -100,7 +100,7 @@ fn forget_if_expired(store: &dyn Store, app_id: &str, image_id: &str, oldest_kep
 /// Returns up to `limit` entries, newest first.
 pub(crate) fn recent(store: &dyn Store, limit: usize) -> Result<Vec<DeployRecord>, StoreError> {
     let mut keys = store.keys_with_prefix(RECORD_PREFIX)?;
-    keys.sort();
+    keys.sort_unstable();
     let mut records = Vec::new();
     for key in keys.iter().rev() {
         if records.len() >= limit {

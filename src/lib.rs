@@ -8,11 +8,11 @@
 //! |---|---|
 //! | intake: method, path, query, size limits | [`intake`] |
 //! | authenticate: token in the URL or a bearer header | [`auth`] |
-//! | parse and normalize the ACR body | [`webhook`], [`reference`] |
+//! | parse and normalize the ACR body | [`webhook`], [`webhook_fields`], [`reference`] |
 //! | settings from Spin variables | [`config`] |
 //! | route: which apps, tag policies, region, image | [`plan`], [`routes`], [`policy`], [`target`] |
 //! | exactly once: claims on the key-value store | [`dedup`], [`store`] |
-//! | build and sign the SAE call | [`sae`], [`signer`] |
+//! | build and sign the SAE call | [`sae`], [`signer`], [`http_date`] |
 //! | send, retry what SAE did not act on, read the answer | [`flow`], [`deploy`], [`retry`], [`sae_response`] |
 //! | answer and log | [`answers`], [`answer`], [`logline`] |
 //!
@@ -39,6 +39,7 @@ pub(crate) mod explain;
 pub(crate) mod flow;
 pub(crate) mod glob;
 pub(crate) mod history;
+pub(crate) mod http_date;
 pub(crate) mod intake;
 pub(crate) mod logline;
 pub(crate) mod plan;
@@ -55,6 +56,7 @@ pub(crate) mod strict_json;
 pub(crate) mod target;
 pub(crate) mod views;
 pub(crate) mod webhook;
+pub(crate) mod webhook_fields;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;

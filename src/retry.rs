@@ -37,14 +37,22 @@ pub(crate) fn is_retryable(code: &str) -> bool {
         )
 }
 
+/// Jitter of 1.0, in the units that [`backoff`] takes. It is twice `u16::MAX`,
+/// so that four hex digits and one half are both exact.
+pub(crate) const JITTER_ONE: u32 = 2 * u16::MAX as u32;
+
 /// Returns the wait before attempt `attempt + 1`: exponential from
-/// [`BASE_DELAY`], with `jitter` (0.0 to 1.0) taking up to half of it away,
-/// and never shorter than SAE's own hint.
-pub(crate) fn backoff(attempt: u32, jitter: f64, hint: Option<Duration>) -> Duration {
+/// [`BASE_DELAY`], with `jitter` (0 to [`JITTER_ONE`]) taking up to half of
+/// it away, and never shorter than SAE's own hint. Integer arithmetic, in
+/// place of `Duration::mul_f64`, keeps the component smaller.
+pub(crate) fn backoff(attempt: u32, jitter: u32, hint: Option<Duration>) -> Duration {
     let exponent = attempt.saturating_sub(1).min(8);
     let full = BASE_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY);
-    let jitter = jitter.clamp(0.0, 1.0);
-    let delay = full.mul_f64(1.0 - jitter / 2.0);
+    let jitter = u64::from(jitter.min(JITTER_ONE));
+    // MAX_DELAY in nanoseconds (5e9) times JITTER_ONE fits in a u64.
+    let full_nanos = u64::try_from(full.as_nanos()).unwrap_or(u64::MAX);
+    let cut = full_nanos.saturating_mul(jitter) / (2 * u64::from(JITTER_ONE));
+    let delay = full.saturating_sub(Duration::from_nanos(cut));
     match hint {
         Some(hint) => delay.max(hint.min(MAX_DELAY)),
         None => delay,
@@ -66,10 +74,12 @@ pub(crate) fn rate_limit_hint(headers: &[(String, String)]) -> Option<Duration> 
         .map(Duration::from_millis)
 }
 
-/// Turns random hex (a nonce) into a jitter fraction from 0.0 to 1.0.
-pub(crate) fn jitter_from_hex(hex: &str) -> f64 {
+/// Turns random hex (a nonce) into a jitter for [`backoff`], from 0 to
+/// [`JITTER_ONE`] by the first four hex digits, or one half when they are
+/// not hex.
+pub(crate) fn jitter_from_hex(hex: &str) -> u32 {
     let digits = hex.get(..4).unwrap_or(hex);
-    u16::from_str_radix(digits, 16).map_or(0.5, |n| f64::from(n) / f64::from(u16::MAX))
+    u16::from_str_radix(digits, 16).map_or(JITTER_ONE / 2, |n| 2 * u32::from(n))
 }
 
 /// Tells the operator what to fix for SAE errors caused by the credentials
@@ -116,19 +126,21 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_bounded() {
-        assert_eq!(backoff(1, 0.0, None), Duration::from_millis(400));
-        assert_eq!(backoff(2, 0.0, None), Duration::from_millis(800));
-        assert_eq!(backoff(3, 0.0, None), Duration::from_millis(1600));
-        assert_eq!(backoff(10, 0.0, None), MAX_DELAY);
-        assert_eq!(backoff(1, 1.0, None), Duration::from_millis(200));
-        assert_eq!(backoff(1, 7.0, None), Duration::from_millis(200));
+        assert_eq!(backoff(1, 0, None), Duration::from_millis(400));
+        assert_eq!(backoff(2, 0, None), Duration::from_millis(800));
+        assert_eq!(backoff(3, 0, None), Duration::from_millis(1600));
+        assert_eq!(backoff(10, 0, None), MAX_DELAY);
+        assert_eq!(backoff(10, JITTER_ONE, None), MAX_DELAY / 2);
+        assert_eq!(backoff(1, JITTER_ONE, None), Duration::from_millis(200));
+        assert_eq!(backoff(1, JITTER_ONE / 2, None), Duration::from_millis(300));
+        assert_eq!(backoff(1, 7 * JITTER_ONE, None), Duration::from_millis(200));
     }
 
     #[test]
     fn backoff_honours_hint_up_to_max() {
-        assert_eq!(backoff(1, 0.0, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(backoff(1, 0.0, Some(Duration::from_secs(60))), MAX_DELAY);
-        assert_eq!(backoff(3, 0.0, Some(Duration::from_millis(10))), Duration::from_millis(1600));
+        assert_eq!(backoff(1, 0, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(backoff(1, 0, Some(Duration::from_secs(60))), MAX_DELAY);
+        assert_eq!(backoff(3, 0, Some(Duration::from_millis(10))), Duration::from_millis(1600));
     }
 
     #[test]
@@ -150,9 +162,10 @@ mod tests {
 
     #[test]
     fn jitter_range() {
-        assert_eq!(jitter_from_hex("0000abcd"), 0.0);
-        assert_eq!(jitter_from_hex("ffff"), 1.0);
-        assert_eq!(jitter_from_hex("zz"), 0.5);
+        assert_eq!(jitter_from_hex("0000abcd"), 0);
+        assert_eq!(jitter_from_hex("ffff"), JITTER_ONE);
+        assert_eq!(jitter_from_hex("8000"), JITTER_ONE / 2 + 1);
+        assert_eq!(jitter_from_hex("zz"), JITTER_ONE / 2);
     }
 
     #[test]

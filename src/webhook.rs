@@ -5,10 +5,9 @@
 //! more than the documented ones. Every field this product uses is checked
 //! here, so nothing unchecked from the body reaches an SAE request.
 
-use serde::Deserialize;
-
 use crate::config::check_region_id;
 use crate::reference::{check_digest, check_path_component, check_repository, check_tag};
+use crate::webhook_fields::read_body;
 
 /// A push, normalized and validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,26 +62,6 @@ impl BodyError {
     }
 }
 
-#[derive(Deserialize)]
-struct RawBody {
-    push_data: Option<RawPushData>,
-    repository: Option<RawRepository>,
-}
-
-#[derive(Deserialize)]
-struct RawPushData {
-    digest: Option<String>,
-    tag: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RawRepository {
-    name: Option<String>,
-    namespace: Option<String>,
-    region: Option<String>,
-    repo_full_name: Option<String>,
-}
-
 /// Parses and validates an ACR trigger body.
 pub(crate) fn parse_push(body: &[u8]) -> Result<PushEvent, BodyError> {
     // Some HTTP clients prepend a UTF-8 byte order mark, which JSON forbids.
@@ -91,40 +70,40 @@ pub(crate) fn parse_push(body: &[u8]) -> Result<PushEvent, BodyError> {
         return Err(BodyError::InvalidJson("the body is empty".into()));
     }
 
-    // Check the shape first: serde's derived structs would also accept an
-    // array in place of an object, filling fields by position.
+    // Check the syntax and the shape first, so that a syntax error anywhere
+    // in the body wins over a field error, and an array in place of an
+    // object is named.
     check_shape(body)?;
 
-    // Deserialize with the path of any failing field.
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    let raw: RawBody = serde_path_to_error::deserialize(deserializer).map_err(classify)?;
+    // Read the known fields, naming the field of any data error.
+    let raw = read_body(body).map_err(|(failure, error)| failure.unwrap_or_else(|| invalid_json(&error)))?;
 
     // Take the required fields out of their objects.
-    let push_data = raw.push_data.ok_or(BodyError::MissingField("push_data"))?;
-    let repository = raw.repository.ok_or(BodyError::MissingField("repository"))?;
-    let tag = push_data.tag.ok_or(BodyError::MissingField("push_data.tag"))?;
+    let mut push_data = raw.push_data.ok_or(BodyError::MissingField("push_data"))?;
+    let mut repository = raw.repository.ok_or(BodyError::MissingField("repository"))?;
+    let tag = push_data.take("tag").ok_or(BodyError::MissingField("push_data.tag"))?;
     let namespace = repository
-        .namespace
+        .take("namespace")
         .ok_or(BodyError::MissingField("repository.namespace"))?;
-    let name = repository.name.ok_or(BodyError::MissingField("repository.name"))?;
+    let name = repository.take("name").ok_or(BodyError::MissingField("repository.name"))?;
 
     // Validate each field against the image reference grammar.
     check_path_component(&namespace).map_err(|r| invalid("repository.namespace", r))?;
     check_path_component(&name).map_err(|r| invalid("repository.name", r))?;
     check_repository(&namespace, &name).map_err(|r| invalid("repository.name", r))?;
     check_tag(&tag).map_err(|r| invalid("push_data.tag", r))?;
-    let digest = optional(push_data.digest);
+    let digest = optional(push_data.take("digest"));
     if let Some(digest) = &digest {
         check_digest(digest).map_err(|r| invalid("push_data.digest", r))?;
     }
-    let region = optional(repository.region);
+    let region = optional(repository.take("region"));
     if let Some(region) = &region {
         check_region_id(region).map_err(|r| invalid("repository.region", r))?;
     }
 
     // A full name that disagrees with namespace and name means a forged or
     // broken body, so neither is trusted.
-    if let Some(full) = optional(repository.repo_full_name) {
+    if let Some(full) = optional(repository.take("repo_full_name")) {
         if full != format!("{namespace}/{name}") {
             return Err(invalid(
                 "repository.repo_full_name",
@@ -145,9 +124,7 @@ pub(crate) fn parse_push(body: &[u8]) -> Result<PushEvent, BodyError> {
 /// Checks that the body and its two sections are JSON objects. Parsing into
 /// a `Value` also applies serde_json's nesting limit of 128 levels.
 fn check_shape(body: &[u8]) -> Result<(), BodyError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        BodyError::InvalidJson(format!("{} at line {} column {}", syntax_reason(&e), e.line(), e.column()))
-    })?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| invalid_json(&e))?;
     let Some(object) = value.as_object() else {
         return Err(invalid("(body)", "must be a JSON object".into()));
     };
@@ -172,51 +149,21 @@ fn invalid(field: &str, reason: String) -> BodyError {
     }
 }
 
-/// Maps a serde error to a syntax error or a field error with its path.
-fn classify(error: serde_path_to_error::Error<serde_json::Error>) -> BodyError {
-    let path = error.path().to_string();
-    let inner = error.inner();
-    if let Some(field) = duplicate_path(&path, inner) {
-        return BodyError::InvalidField {
-            field,
-            reason: data_reason(inner, &path),
-        };
-    }
-    match inner.classify() {
-        serde_json::error::Category::Data if path == "." => BodyError::InvalidField {
-            field: "(body)".into(),
-            reason: "must be a JSON object".into(),
-        },
-        serde_json::error::Category::Data => BodyError::InvalidField {
-            reason: data_reason(inner, &path),
-            field: path,
-        },
-        _ => BodyError::InvalidJson(format!(
-            "{} at line {} column {}",
-            syntax_reason(inner),
-            inner.line(),
-            inner.column()
-        )),
-    }
+/// Describes a JSON syntax error with its position.
+fn invalid_json(error: &serde_json::Error) -> BodyError {
+    BodyError::InvalidJson(format!(
+        "{} at line {} column {}",
+        syntax_reason(error),
+        error.line(),
+        error.column()
+    ))
 }
 
-/// serde reports a duplicate key at the enclosing object, so this appends
-/// the key to the path.
-fn duplicate_path(path: &str, error: &serde_json::Error) -> Option<String> {
-    let text = error.to_string();
-    let key = text.strip_prefix("duplicate field `")?.split('`').next()?;
-    Some(if path == "." { key.to_owned() } else { format!("{path}.{key}") })
-}
-
-/// Rewords a serde data error without quoting the offending value, which
-/// may be huge or contain control characters.
-fn data_reason(error: &serde_json::Error, path: &str) -> String {
-    let text = error.to_string();
-    if text.starts_with("duplicate field") {
-        return "appears more than once".into();
-    }
-    if let Some(rest) = text.strip_prefix("invalid type: ") {
-        let expected = if matches!(path, "push_data" | "repository") { "an object" } else { "a string" };
+/// Rewords serde's message for a string field of the wrong type without
+/// quoting the offending value, which may be huge or contain control
+/// characters.
+pub(crate) fn data_reason(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
         let found = match rest.split([' ', ',']).next().unwrap_or_default() {
             "integer" | "floating" => "a number",
             "sequence" => "an array",
@@ -225,7 +172,7 @@ fn data_reason(error: &serde_json::Error, path: &str) -> String {
             "string" => "a string",
             _ => "another type",
         };
-        return format!("must be {expected}, not {found}");
+        return format!("must be a string, not {found}");
     }
     "has an invalid value".into()
 }
