@@ -47,7 +47,7 @@ LOGS = OUT / "logs"
 HOST_BIN = ROOT / "target" / "host" / "sae-trigger-host"
 FAST_SAE_BIN = ROOT / "target" / "bench-build" / "release" / "fast-sae"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-WASM = ROOT / "target" / "wasm32-wasip2" / "release" / "sae_deploy_trigger.wasm"
+WASM = ROOT / "target" / "component" / "sae_deploy_trigger.wasm"
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "webhook.lua"
 BASELINE = ROOT / "bench" / "baseline" / "handler.py"
 ROUTES_FILE = ROOT / "benches" / "routes.json"
@@ -85,6 +85,10 @@ CORE_STAGES = [
 # Release-profile variants for the size table: overrides of the profile in
 # Cargo.toml, as CARGO_PROFILE_RELEASE_* variables. The first row is the
 # profile as Cargo.toml sets it.
+# The row for the cargo build of "as shipped" followed by scripts/wasm-opt,
+# which is what scripts/build produces and spin.toml serves.
+WASM_OPT_LABEL = "as shipped, then wasm-opt -Oz (scripts/build)"
+
 SIZE_VARIANTS = [
     ("as shipped", {}),
     ("opt-level = 3", {"OPT_LEVEL": "3"}),
@@ -644,6 +648,14 @@ def section_size(results):
             errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
             row["error"] = errors[0] if errors else result.stderr.strip().splitlines()[-1]
         rows.append(row)
+    # scripts/build runs wasm-opt on the cargo output; apply it to the
+    # "as shipped" variant too, so the table shows what that step buys.
+    shipped_cargo = out_dir / f"{variant_file_name(SIZE_VARIANTS[0][0])}.wasm"
+    if shipped_cargo.exists():
+        log("size: as shipped, then wasm-opt -Oz")
+        optimized = out_dir / "as-shipped-wasm-opt.wasm"
+        run([str(ROOT / "scripts" / "wasm-opt"), str(shipped_cargo), str(optimized)], timeout=600)
+        rows.insert(1, {"label": WASM_OPT_LABEL, "overrides": {}, "bytes": optimized.stat().st_size})
     results["size"] = {
         "main_build_bytes": WASM.stat().st_size if WASM.exists() else None,
         "release_profile": release_profile(),
@@ -1076,8 +1088,9 @@ def render(results):
         profile_text = ", ".join(f"{k} = {json.dumps(v)}" for k, v in size.get("release_profile", {}).items())
         lines += ["## Component size (wasm32-wasip2 release, built in target/bench/size-target)", ""]
         lines += [f"As shipped means `[profile.release]` of Cargo.toml: {profile_text}.", ""]
-        lines += ["| profile | bytes | vs shipped |", "|---|---:|---:|"]
+        lines += ["| profile | bytes | vs cargo build as shipped |", "|---|---:|---:|"]
         shipped = size["variants"][0].get("bytes")
+        optimized = next((row.get("bytes") for row in size["variants"] if row["label"] == WASM_OPT_LABEL), None)
         for row in size["variants"]:
             if "bytes" in row:
                 delta = f"{(row['bytes'] - shipped) / shipped * 100:+.1f}%" if shipped else "n/a"
@@ -1086,12 +1099,13 @@ def render(results):
                 lines.append(f"| {row['label']} | build failed: {row['error']} | |")
         lines.append("")
         if size["main_build_bytes"]:
-            lines += [f"The main build (`target/wasm32-wasip2/release`) is {size['main_build_bytes']:,} bytes.", ""]
+            lines += [f"The main build (`target/component`, from scripts/build) is {size['main_build_bytes']:,} bytes.", ""]
         if size.get("sections"):
             parts = ", ".join(f"{name} {value:,}" for name, value in sorted(size["sections"].items(), key=lambda kv: -kv[1]))
             lines += [f"Bytes by top-level section of the shipped component: {parts}.", ""]
-        if shipped:
-            checks.append((f"`.wasm` ≤ {TARGETS['wasm_bytes']:,} bytes", f"{shipped:,} bytes", shipped <= TARGETS["wasm_bytes"]))
+        final = optimized or shipped
+        if final:
+            checks.append((f"`.wasm` ≤ {TARGETS['wasm_bytes']:,} bytes", f"{final:,} bytes", final <= TARGETS["wasm_bytes"]))
 
     profile = results.get("profile")
     if profile:

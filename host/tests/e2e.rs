@@ -261,9 +261,9 @@ fn e2e_host_logs_hide_secrets_and_queries() {
 
 #[test]
 fn e2e_project_component_loads() {
-    // The project's component is built by its own crate; check it when present.
+    // The project's component is built by scripts/build; check it when present.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let wasm = root.join("target/wasm32-wasip2/release/sae_deploy_trigger.wasm");
+    let wasm = root.join("target/component/sae_deploy_trigger.wasm");
     if !wasm.exists() {
         eprintln!("note: {} is not built; skipping", wasm.display());
         return;
@@ -271,7 +271,7 @@ fn e2e_project_component_loads() {
     let manifest = std::fs::read_to_string(root.join("spin.toml"))
         .unwrap()
         .replace(
-            "source = \"target/wasm32-wasip2/release/sae_deploy_trigger.wasm\"",
+            "source = \"target/component/sae_deploy_trigger.wasm\"",
             &format!("source = \"{}\"", wasm.display()),
         );
     let host = start_host(

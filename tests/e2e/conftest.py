@@ -41,13 +41,18 @@ def built_binaries() -> None:
     if missing:
         names = ", ".join(str(path.relative_to(REPO)) for path in missing)
         pytest.fail(
-            f"missing {names}; build them with `cargo build --target wasm32-wasip2 --release` and "
+            f"missing {names}; build them with `scripts/build` and "
             "`cargo build -p sae-trigger-host --profile host`, or run scripts/test",
             pytrace=False,
         )
     newest_source = max(path.stat().st_mtime for path in (REPO / "src").rglob("*.rs"))
     if newest_source > COMPONENT_WASM.stat().st_mtime:
         warnings.warn(f"{COMPONENT_WASM.name} is older than src/; these tests run the old build", stacklevel=1)
+    cargo_output = REPO / "target" / "wasm32-wasip2" / "release" / COMPONENT_WASM.name
+    if cargo_output.is_file() and cargo_output.stat().st_mtime > COMPONENT_WASM.stat().st_mtime:
+        warnings.warn(
+            f"{COMPONENT_WASM.relative_to(REPO)} is older than the cargo output; run scripts/build", stacklevel=1
+        )
 
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -200,7 +205,7 @@ def manifest_without_endpoint(tmp_path: Path) -> Path:
     endpoint_line = '    "{{ sae_endpoint }}",\n'
     assert text.count(endpoint_line) == 1, "spin.toml no longer lists {{ sae_endpoint }} as expected"
     text = text.replace(endpoint_line, "")
-    source_line = 'source = "target/wasm32-wasip2/release/sae_deploy_trigger.wasm"'
+    source_line = 'source = "target/component/sae_deploy_trigger.wasm"'
     assert text.count(source_line) == 1, "spin.toml no longer names the component source as expected"
     text = text.replace(source_line, f'source = "{COMPONENT_WASM}"')
     copy = tmp_path / "spin.toml"

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from e2e_host import HostProcess, Reply
 
 HOST_BINARY = REPO / "target" / "host" / "sae-trigger-host"
-COMPONENT_WASM = REPO / "target" / "wasm32-wasip2" / "release" / "sae_deploy_trigger.wasm"
+COMPONENT_WASM = REPO / "target" / "component" / "sae_deploy_trigger.wasm"
 MANIFEST = REPO / "spin.toml"
 ACR_SAMPLES = TESTS_DIR / "fixtures" / "acr"
 
