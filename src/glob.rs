@@ -51,14 +51,14 @@ impl Glob {
         if pattern.len() > MAX_REPOSITORY_LEN {
             return Err(format!("is {} bytes, over the {MAX_REPOSITORY_LEN}-byte limit", pattern.len()));
         }
-        if pattern.chars().any(|c| c.is_ascii_uppercase()) {
+        if pattern.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err("must be lower case, as ACR repository names are".into());
         }
-        let path_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/*?".contains(c);
-        if !pattern.chars().all(path_char) {
+        let path_byte = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/*?".contains(&b);
+        if !pattern.bytes().all(path_byte) {
             return Err("may contain only lower-case letters, digits, `.`, `_`, `-`, `/`, `*` and `?`".into());
         }
-        if pattern.split('/').any(str::is_empty) {
+        if pattern.starts_with('/') || pattern.ends_with('/') || pattern.contains("//") {
             return Err("has an empty path component; write `namespace/name` such as `prod/*`".into());
         }
         if !pattern.contains('/') && !pattern.contains("**") {
@@ -69,7 +69,7 @@ impl Glob {
     }
 
     fn compile(pattern: &str, path: bool) -> Glob {
-        let mut tokens = Vec::new();
+        let mut tokens = Vec::with_capacity(pattern.len());
         let mut chars = pattern.chars().peekable();
         while let Some(c) = chars.next() {
             let token = match c {
@@ -93,11 +93,24 @@ impl Glob {
     /// The pattern runs as an NFA, one state per token, so the time is
     /// O(text × pattern) with no backtracking.
     pub(crate) fn is_match(&self, text: &str) -> bool {
+        // A text that differs from the literal prefix fails here, before the
+        // state sets are allocated.
+        let mut chars = text.chars();
+        for token in &self.tokens {
+            let Token::Literal(expected) = *token else { break };
+            if chars.next() != Some(expected) {
+                return false;
+            }
+        }
+
         let mut states = vec![false; self.tokens.len() + 1];
+        // The two state sets swap after each character, so matching
+        // allocates only twice.
+        let mut next = states.clone();
         mark(&mut states, 0);
         self.skip_empty_runs(&mut states);
         for c in text.chars() {
-            let mut next = vec![false; states.len()];
+            next.fill(false);
             for (i, (token, live)) in self.tokens.iter().zip(&states).enumerate() {
                 if !live {
                     continue;
@@ -113,7 +126,7 @@ impl Glob {
             if !next.contains(&true) {
                 return false;
             }
-            states = next;
+            std::mem::swap(&mut states, &mut next);
         }
         states.last().copied().unwrap_or(false)
     }

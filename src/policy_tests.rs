@@ -173,6 +173,68 @@ fn regexp_rejections() {
     }
 }
 
+/// Returns the anchored regex of a `regexp:` policy if it has been compiled.
+fn compiled_regex(policy: &TagPolicy) -> Option<&Result<Regex, String>> {
+    match &policy.rule {
+        Rule::Regexp { regex, .. } => regex.get(),
+        _ => None,
+    }
+}
+
+#[test]
+fn regexp_compiles_on_first_match() {
+    let policy = policy(r"regexp:v\d+");
+    assert!(compiled_regex(&policy).is_none());
+
+    assert!(policy.matches("v12").is_ok());
+    assert!(matches!(compiled_regex(&policy), Some(Ok(_))));
+    assert!(policy.matches("x12").is_err());
+}
+
+#[test]
+fn regexp_with_comment_compiles_at_parse() {
+    // In `x` mode the `#` comment swallows the `)$` of the anchored form.
+    let error = TagPolicy::parse("regexp:(?x)a#", false).unwrap_err();
+    assert!(error.contains("invalid regexp"), "{error}");
+
+    let commented = policy("regexp:(?x)a # the letter\n");
+    assert!(matches!(compiled_regex(&commented), Some(Ok(_))));
+    assert!(commented.matches("a").is_ok());
+}
+
+#[test]
+fn regexp_at_nest_limit_matches() {
+    let depth = REGEX_NEST_LIMIT as usize;
+    let nested = |depth: usize| format!("regexp:{}a{}", "(".repeat(depth), ")".repeat(depth));
+
+    let error = TagPolicy::parse(&nested(depth + 1), false).unwrap_err();
+    assert!(error.contains("invalid regexp"), "{error}");
+    let deepest = policy(&nested(depth));
+    assert!(deepest.matches("a").is_ok());
+    assert!(matches!(compiled_regex(&deepest), Some(Ok(_))));
+}
+
+#[test]
+fn regexp_at_size_limit_matches() {
+    // Binary search for the largest `(?:a){count}` that parses.
+    let pattern = |count: usize| format!("regexp:(?:a){{{count}}}");
+    let (mut accepted, mut rejected) = (1, 100_000);
+    while rejected - accepted > 1 {
+        let middle = (accepted + rejected) / 2;
+        match TagPolicy::parse(&pattern(middle), false) {
+            Ok(_) => accepted = middle,
+            Err(_) => rejected = middle,
+        }
+    }
+    assert!(TagPolicy::parse(&pattern(rejected), false).unwrap_err().contains("size limit"));
+
+    // A tag cannot be long enough to match, so this checks that the anchored
+    // form compiles and then rejects the tag.
+    let largest = policy(&pattern(accepted));
+    assert!(largest.matches("a").unwrap_err().contains("does not match regexp"));
+    assert!(matches!(compiled_regex(&largest), Some(Ok(_))));
+}
+
 #[test]
 fn exact_cases() {
     let exact = policy("exact:v1.2.3");

@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use super::*;
 
