@@ -12,7 +12,7 @@
 //! | settings from Spin variables | [`config`] |
 //! | route: which apps, tag policies, region, image | [`plan`], [`routes`], [`policy`], [`target`] |
 //! | exactly once: claims on the key-value store | [`dedup`], [`store`] |
-//! | build and sign the SAE call | [`sae`], [`signer`], [`http_date`] |
+//! | build and sign the SAE call | [`sae`], [`signer`] |
 //! | send, retry what SAE did not act on, read the answer | [`flow`], [`deploy`], [`retry`], [`sae_response`] |
 //! | answer and log | [`answers`], [`answer`], [`logline`] |
 //!
@@ -39,7 +39,6 @@ pub(crate) mod explain;
 pub(crate) mod flow;
 pub(crate) mod glob;
 pub(crate) mod history;
-pub(crate) mod http_date;
 pub(crate) mod intake;
 pub(crate) mod logline;
 pub(crate) mod plan;

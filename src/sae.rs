@@ -183,7 +183,7 @@ pub(crate) fn sign(
     // Headers in the order they go on the wire; all names lower case.
     let mut headers: Vec<(String, String)> = vec![
         ("accept".into(), "application/json".into()),
-        ("date".into(), crate::http_date::format(date)),
+        ("date".into(), httpdate::fmt_http_date(date)),
         ("x-acs-action".into(), request.action.into()),
         ("x-acs-version".into(), API_VERSION.into()),
         ("x-acs-signature-method".into(), "HMAC-SHA1".into()),
