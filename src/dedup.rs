@@ -12,7 +12,8 @@
 
 use std::time::Duration;
 
-use crate::store::{claim_key, claimed_at_key, deploy_key, expiry_key, DeployRecord, Store, StoreError};
+use crate::expiry;
+use crate::store::{claim_key, claimed_at_key, deploy_key, DeployRecord, Store, StoreError};
 
 /// How many times a delivery tries to take a claim that keeps being
 /// released or found stale.
@@ -62,7 +63,7 @@ pub(crate) fn claim(
         // The delivery that moves the counter to 1 owns the deploy.
         if store.increment(&counter, 1)? == 1 {
             store.set(&claimed_at_key(app_id, image_id), policy.now.to_string().as_bytes())?;
-            store.set(&expiry_key(policy.now, app_id, image_id), image_id.as_bytes())?;
+            expiry::add(store, policy.now, app_id, image_id)?;
             return Ok(Claim::Won);
         }
 

@@ -375,9 +375,8 @@ fn remember(delivery: &Delivery<'_>, target: &Target, outcome: &Outcome) {
     let Some(store) = delivery.store else { return };
     let record = record(delivery, target, outcome);
     let time_ms = now_ms(delivery.platform);
-    let nonce = delivery.platform.nonce();
     let retention = delivery.config.retention.as_secs();
-    if let Err(error) = history::append(store, &record, time_ms, &nonce, retention) {
+    if let Err(error) = history::append(store, &record, time_ms, retention) {
         delivery.platform.log(&format!("event=store_error step=history error=\"{error}\""));
     }
 }
@@ -386,7 +385,7 @@ pub(crate) fn now_secs(platform: &dyn Platform) -> u64 {
     now_ms(platform) / 1000
 }
 
-fn now_ms(platform: &dyn Platform) -> u64 {
+pub(crate) fn now_ms(platform: &dyn Platform) -> u64 {
     let since = platform.now().duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }

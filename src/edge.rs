@@ -116,19 +116,6 @@ impl Store for SpinStore {
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         atomics::increment(&self.0, key, delta).map_err(store_error)
     }
-
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.0.list_keys(cursor.as_deref()).map_err(store_error)?;
-            keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
-            match page.cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(keys),
-            }
-        }
-    }
 }
 
 fn store_error(error: kv::Error) -> StoreError {

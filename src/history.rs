@@ -1,125 +1,172 @@
 //! Deploy history on the key-value store, and SAE change order statuses in
 //! words.
+//!
+//! History is a ring of [`MAX_RECORDS`] slots, `record:<slot>`. Each append
+//! takes the next number from the atomic counter `history-appends` and
+//! overwrites slot `(number - 1) % MAX_RECORDS`. Each slot's value contains its
+//! number and expiry time, so a reader can tell an entry that was
+//! overwritten, or not written yet, from the one it expects.
 
-use crate::dedup::release;
+use serde::{Deserialize, Serialize};
+
+use crate::expiry::{self, MAX_PRUNE_ENTRIES};
 use crate::store::{
-    claimed_at_key, deploy_key, parse_expiry_key, record_key, record_key_time_ms, DeployRecord, Store, StoreError,
-    EXPIRY_PREFIX, RECORD_PREFIX,
+    history_slot_key, read_counter, read_cursor, write_cursor, DeployRecord, Store, StoreError, HISTORY_APPENDS_KEY,
+    HISTORY_CURSOR_KEY,
 };
 
-/// Most history entries kept after a prune; between prunes up to
-/// [`PRUNE_EVERY`] more may exist.
+/// Number of history slots, so the maximum number of entries kept.
 pub(crate) const MAX_RECORDS: usize = 500;
+
+/// [`MAX_RECORDS`] as a slot count.
+const RING_LEN: u64 = MAX_RECORDS as u64;
 
 /// Default number of entries `GET /deploys` returns.
 pub(crate) const DEFAULT_LIST_LIMIT: usize = 50;
 
-/// Appends between two prunes. Pruning lists every key of the store, whose
-/// cost grows with the store (the benchmark measured it), so it runs on
-/// every 500th append instead of on each one.
-pub(crate) const PRUNE_EVERY: i64 = 500;
+/// Appends between two prunes. A prune with nothing due costs two `get`s,
+/// but concurrent deliveries that prune at the same time repeat the same
+/// deletes. At most one claim is indexed per append, so [`MAX_PRUNE_ENTRIES`]
+/// per prune removes a backlog five times faster than it grows.
+pub(crate) const PRUNE_EVERY: u64 = 10;
 
-/// Counter of appends, which schedules pruning.
-const APPENDS_KEY: &str = "history-appends";
+/// One history slot's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct HistoryEntry {
+    /// Append number from `history-appends`, starting at 1.
+    seq: u64,
+    /// Unix time in milliseconds after which the entry is no longer listed:
+    /// the append time plus the retention period at that time.
+    expires_ms: u64,
+    record: DeployRecord,
+}
 
-/// Adds a history entry, and on every [`PRUNE_EVERY`]th append (the first
-/// included) prunes the store.
+/// Adds a history entry written at `time_ms`, and on every [`PRUNE_EVERY`]th
+/// append (the first included) prunes the store.
 pub(crate) fn append(
     store: &dyn Store,
     record: &DeployRecord,
     time_ms: u64,
-    nonce: &str,
     retention_secs: u64,
 ) -> Result<(), StoreError> {
-    let value = serde_json::to_vec(record).map_err(|e| StoreError(e.to_string()))?;
-    store.set(&record_key(time_ms, &record.app_id, nonce), &value)?;
-    if store.increment(APPENDS_KEY, 1)? % PRUNE_EVERY == 1 {
-        prune(store, time_ms, retention_secs)?;
+    // The counter numbers the entry, and the number picks the slot.
+    let seq = u64::try_from(store.increment(HISTORY_APPENDS_KEY, 1)?).unwrap_or(1);
+    let entry = HistoryEntry {
+        seq,
+        expires_ms: time_ms.saturating_add(retention_secs.saturating_mul(1000)),
+        record: record.clone(),
+    };
+    let value = serde_json::to_vec(&entry).map_err(|e| StoreError(e.to_string()))?;
+    store.set(&slot_key(seq), &value)?;
+
+    if seq % PRUNE_EVERY == 1 {
+        prune(store, seq, time_ms, retention_secs)?;
     }
     Ok(())
 }
 
-/// Deletes history entries past the retention time or beyond
-/// [`MAX_RECORDS`], and claims and finished deploys past the retention time,
-/// so the store keeps about one retention period of data. It lists the keys
-/// once and reads only entries that are due.
-pub(crate) fn prune(store: &dyn Store, now_ms: u64, retention_secs: u64) -> Result<(), StoreError> {
+/// Deletes claims and finished deploys past the retention period, through the
+/// expiry index, and history entries past their expiry time. `appends` is the
+/// current value of `history-appends`. Each part does at most
+/// [`MAX_PRUNE_ENTRIES`] entries and continues from its cursor next time, so
+/// the work does not depend on the size of the store.
+pub(crate) fn prune(store: &dyn Store, appends: u64, now_ms: u64, retention_secs: u64) -> Result<(), StoreError> {
     let oldest_kept_ms = now_ms.saturating_sub(retention_secs.saturating_mul(1000));
-    let oldest_kept_secs = oldest_kept_ms / 1000;
-    let mut keys = store.keys_with_prefix("")?;
-    keys.sort_unstable();
+    expiry::prune(store, oldest_kept_ms / 1000)?;
+    prune_history(store, appends, now_ms)
+}
 
-    // History entries: oldest first, by age, then by count.
-    let records: Vec<&String> = keys.iter().filter(|k| k.starts_with(RECORD_PREFIX)).collect();
-    let excess = records.len().saturating_sub(MAX_RECORDS);
-    for (index, key) in records.iter().enumerate() {
-        let expired = record_key_time_ms(key).is_none_or(|t| t < oldest_kept_ms);
-        if index < excess || expired {
-            store.delete(key)?;
-        }
+/// Deletes expired history entries, oldest first, from the cursor
+/// `history-cursor` (`<seq>:<expires_ms>`) up to the first unexpired entry.
+fn prune_history(store: &dyn Store, appends: u64, now_ms: u64) -> Result<(), StoreError> {
+    let cursor = read_cursor(store, HISTORY_CURSOR_KEY)?;
+    let (cursor_seq, cursor_expires_ms) = cursor.unwrap_or((1, 0));
+
+    // Entries older than one lap of the ring were overwritten already. The
+    // cursor's expiry time applies only while the cursor is inside the ring.
+    let first_seq = cursor_seq.max(oldest_in_ring(appends));
+    if first_seq == cursor_seq && now_ms < cursor_expires_ms {
+        return Ok(());
     }
 
-    // Claims, found through the expiry index, which sorts by time.
-    for key in keys.iter().filter(|k| k.starts_with(EXPIRY_PREFIX)) {
-        let Some((time, app_id)) = parse_expiry_key(key) else {
-            store.delete(key)?;
-            continue;
-        };
-        if time >= oldest_kept_secs {
-            break;
+    let mut seq = first_seq;
+    let mut stop_expires_ms = 0;
+    let mut checked = 0;
+    while seq <= appends && checked < MAX_PRUNE_ENTRIES {
+        checked += 1;
+        match read_entry(store, seq)? {
+            // The expected entry: stop at the first one still listed.
+            Some(entry) if entry.seq == seq => {
+                if now_ms < entry.expires_ms {
+                    stop_expires_ms = entry.expires_ms;
+                    break;
+                }
+                store.delete(&slot_key(seq))?;
+            }
+            // An entry from the previous lap: the append of `seq` is still
+            // being written, and its entry is new.
+            Some(entry) if entry.seq < seq => break,
+            // Missing (another prune deleted it) or overwritten by a later
+            // lap: nothing to delete.
+            // NOTE: on the ring's first lap, an append that is still being
+            // written is missing too. Its entry is then skipped here and stays
+            // until the ring overwrites it, although `recent` hides it once
+            // it expires.
+            _ => {}
         }
-        if let Some(image_id) = store.get(key)?.and_then(|v| String::from_utf8(v).ok()) {
-            forget_if_expired(store, app_id, &image_id, oldest_kept_secs)?;
-        }
-        store.delete(key)?;
+        seq += 1;
+    }
+
+    if cursor != Some((seq, stop_expires_ms)) {
+        write_cursor(store, HISTORY_CURSOR_KEY, (seq, stop_expires_ms))?;
     }
     Ok(())
 }
 
-/// Deletes a claim and its finished deploy unless either was renewed inside
-/// the retention period (a released claim can be won again later).
-fn forget_if_expired(store: &dyn Store, app_id: &str, image_id: &str, oldest_kept_secs: u64) -> Result<(), StoreError> {
-    let record_time = store
-        .get(&deploy_key(app_id, image_id))?
-        .and_then(|bytes| serde_json::from_slice::<DeployRecord>(&bytes).ok())
-        .map(|record| record.time);
-    let claimed_time = store
-        .get(&claimed_at_key(app_id, image_id))?
-        .and_then(|bytes| String::from_utf8(bytes).ok()?.parse::<u64>().ok());
-    let renewed = [record_time, claimed_time]
-        .into_iter()
-        .flatten()
-        .any(|t| t >= oldest_kept_secs);
-    if !renewed {
-        store.delete(&deploy_key(app_id, image_id))?;
-        release(store, app_id, image_id)?;
-    }
-    Ok(())
-}
-
-/// Returns up to `limit` entries, newest first.
-pub(crate) fn recent(store: &dyn Store, limit: usize) -> Result<Vec<DeployRecord>, StoreError> {
-    let mut keys = store.keys_with_prefix(RECORD_PREFIX)?;
-    keys.sort_unstable();
+/// Returns up to `limit` unexpired entries at `now_ms`, newest first.
+pub(crate) fn recent(store: &dyn Store, limit: usize, now_ms: u64) -> Result<Vec<DeployRecord>, StoreError> {
+    let appends = read_counter(store, HISTORY_APPENDS_KEY)?;
     let mut records = Vec::new();
-    for key in keys.iter().rev() {
+    for seq in (oldest_in_ring(appends)..=appends).rev() {
         if records.len() >= limit {
             break;
         }
-        let Some(bytes) = store.get(key)? else { continue };
-        if let Ok(record) = serde_json::from_slice::<DeployRecord>(&bytes) {
-            records.push(record);
+
+        // Skip slots that hold another lap's entry or an expired one.
+        let Some(entry) = read_entry(store, seq)? else { continue };
+        if entry.seq == seq && now_ms < entry.expires_ms {
+            records.push(entry.record);
         }
     }
     Ok(records)
 }
 
-/// Finds the newest entry with this change order id.
-pub(crate) fn find_change_order(store: &dyn Store, change_order_id: &str) -> Result<Option<DeployRecord>, StoreError> {
-    let records = recent(store, MAX_RECORDS)?;
+/// Finds the newest unexpired entry with this change order id.
+pub(crate) fn find_change_order(
+    store: &dyn Store,
+    change_order_id: &str,
+    now_ms: u64,
+) -> Result<Option<DeployRecord>, StoreError> {
+    let records = recent(store, MAX_RECORDS, now_ms)?;
     Ok(records
         .into_iter()
         .find(|r| r.change_order_id.as_deref() == Some(change_order_id)))
+}
+
+/// Returns the lowest append number whose slot may still hold its entry.
+fn oldest_in_ring(appends: u64) -> u64 {
+    appends.saturating_sub(RING_LEN - 1).max(1)
+}
+
+/// Returns the key of the slot that append number `seq` (from 1) writes.
+fn slot_key(seq: u64) -> String {
+    history_slot_key(seq.saturating_sub(1) % RING_LEN)
+}
+
+/// Reads the slot of append number `seq`. An unreadable value is `None`.
+fn read_entry(store: &dyn Store, seq: u64) -> Result<Option<HistoryEntry>, StoreError> {
+    let bytes = store.get(&slot_key(seq))?;
+    Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// Returns SAE's change order status code in words (`DescribeChangeOrder`
@@ -141,100 +188,5 @@ pub(crate) fn change_order_status(code: i64) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::MemoryStore;
-
-    fn record(app: &str, change_order: &str) -> DeployRecord {
-        DeployRecord {
-            time: 1,
-            repository: "prod/gateway".into(),
-            tag: "v1".into(),
-            digest: None,
-            app_id: app.into(),
-            image: "img".into(),
-            region: "cn-hangzhou".into(),
-            route: None,
-            outcome: "deploying".into(),
-            reason: None,
-            change_order_id: Some(change_order.into()),
-            request_id: None,
-            sae_code: None,
-        }
-    }
-
-    #[test]
-    fn newest_first_with_limit() {
-        let store = MemoryStore::default();
-        for i in 0..5u64 {
-            append(&store, &record("a", &format!("co-{i}")), 1000 + i, "n", 3600).unwrap();
-        }
-        let recent = recent(&store, 3).unwrap();
-        let ids: Vec<&str> = recent.iter().map(|r| r.change_order_id.as_deref().unwrap()).collect();
-        assert_eq!(ids, ["co-4", "co-3", "co-2"]);
-    }
-
-    #[test]
-    fn expired_entries_are_pruned() {
-        let store = MemoryStore::default();
-        append(&store, &record("a", "old"), 1_000, "n", 10).unwrap();
-        append(&store, &record("a", "new"), 20_000, "n", 10).unwrap();
-        prune(&store, 20_000, 10).unwrap();
-        let all = recent(&store, 10).unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].change_order_id.as_deref(), Some("new"));
-    }
-
-    #[test]
-    fn count_is_capped() {
-        let store = MemoryStore::default();
-        let total = MAX_RECORDS + PRUNE_EVERY as usize * 3;
-        for i in 0..total as u64 {
-            append(&store, &record("a", &format!("co-{i}")), 10_000 + i, &format!("n{i}"), 3600).unwrap();
-            let kept = store.keys_with_prefix(RECORD_PREFIX).unwrap().len();
-            assert!(kept <= MAX_RECORDS + PRUNE_EVERY as usize, "{kept} entries after {i} appends");
-        }
-        prune(&store, 10_000 + total as u64, 3600).unwrap();
-        assert_eq!(store.keys_with_prefix(RECORD_PREFIX).unwrap().len(), MAX_RECORDS);
-        let newest = recent(&store, 1).unwrap();
-        assert_eq!(newest[0].change_order_id, Some(format!("co-{}", total - 1)));
-    }
-
-    #[test]
-    fn prune_forgets_expired_deploys_and_claims() {
-        use crate::dedup::{claim, finish, Claim, ClaimPolicy};
-        let store = MemoryStore::default();
-        let policy = |now| ClaimPolicy { now, retention: 3600, stale_after: 60 };
-        let app = "7171a6ca-d1cd-4928-8642-7d5cfe690000";
-        let done = "sha256:aa:v1";
-        let stuck = "sha256:bb:v2";
-        let fresh = "sha256:cc:v3";
-        assert_eq!(claim(&store, app, done, policy(100), &mut || false).unwrap(), Claim::Won);
-        let mut finished = record(app, "co-1");
-        finished.time = 100;
-        finish(&store, &finished, done).unwrap();
-        assert_eq!(claim(&store, app, stuck, policy(100), &mut || false).unwrap(), Claim::Won);
-        assert_eq!(claim(&store, app, fresh, policy(5000), &mut || false).unwrap(), Claim::Won);
-
-        prune(&store, 5_000_000, 3600).unwrap();
-        let left: Vec<String> = store.map.lock().unwrap().keys().cloned().collect();
-        assert!(left.iter().all(|k| !k.contains(done) && !k.contains(stuck)), "{left:?}");
-        assert!(left.iter().any(|k| k.contains(fresh)), "{left:?}");
-    }
-
-    #[test]
-    fn find_by_change_order() {
-        let store = MemoryStore::default();
-        append(&store, &record("a", "co-1"), 1000, "n1", 3600).unwrap();
-        append(&store, &record("b", "co-2"), 1001, "n2", 3600).unwrap();
-        assert_eq!(find_change_order(&store, "co-2").unwrap().unwrap().app_id, "b");
-        assert!(find_change_order(&store, "co-9").unwrap().is_none());
-    }
-
-    #[test]
-    fn status_words() {
-        assert_eq!(change_order_status(2), "succeeded");
-        assert_eq!(change_order_status(11), "pending approval");
-        assert_eq!(change_order_status(99), "unknown");
-    }
-}
+#[path = "history_tests.rs"]
+mod tests;

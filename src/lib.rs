@@ -11,7 +11,7 @@
 //! | parse and normalize the ACR body | [`webhook`], [`webhook_fields`], [`reference`] |
 //! | settings from Spin variables | [`config`] |
 //! | route: which apps, tag policies, region, image | [`plan`], [`routes`], [`policy`], [`target`] |
-//! | exactly once: claims on the key-value store | [`dedup`], [`store`] |
+//! | exactly once: claims on the key-value store | [`dedup`], [`expiry`], [`store`] |
 //! | build and sign the SAE call | [`sae`], [`signer`] |
 //! | send, retry what SAE did not act on, read the answer | [`flow`], [`deploy`], [`retry`], [`sae_response`] |
 //! | answer and log | [`answers`], [`answer`], [`logline`] |
@@ -35,6 +35,7 @@ pub(crate) mod auth;
 pub(crate) mod config;
 pub(crate) mod dedup;
 pub(crate) mod deploy;
+pub(crate) mod expiry;
 pub(crate) mod explain;
 pub(crate) mod flow;
 pub(crate) mod glob;

@@ -9,9 +9,22 @@
 //! - `claimed:<app_id>:<image_id>`: unix time of the winning claim, so a
 //!   claim left by a crashed instance can be recognised as stale.
 //! - `deploy:<app_id>:<image_id>`: the [`DeployRecord`] of a finished deploy.
-//! - `record:<unix_ms>:<app_id>:<nonce>`: one history entry per outcome.
-//! - `expiry:<unix_secs>:<app_id>:<hash>`: one per won claim, holding the
-//!   image id, so pruning finds old claims from the key alone.
+//! - `expiry-count:<hour>` and `expiry:<hour>:<seq>`: the expiry index, one
+//!   bucket per hour since the unix epoch. The counter numbers the claims
+//!   won in that hour, and each entry names one claim's app and image.
+//! - `expiry-cursor`: `<hour>:<seq>`, the oldest expiry entry not yet pruned.
+//! - `history-appends`: counter of history entries, which picks the slot.
+//! - `record:<slot>`: one history entry, in a ring of
+//!   [`MAX_RECORDS`](crate::history::MAX_RECORDS) slots.
+//! - `history-cursor`: `<seq>:<expires_ms>`, the oldest history entry not
+//!   yet pruned and when it expires.
+//!
+//! The Spin key-value API cannot list keys by prefix, so no key is found by
+//! listing: every key is derived from a counter or a cursor.
+//!
+//! NOTE: version 0.1.0 is unreleased, so stores holding the older key
+//! formats (`record:<unix_ms>:…`, `expiry:<unix_secs>:<app_id>:…`) are not
+//! migrated. Keys in those formats are never read or deleted.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,8 +45,6 @@ pub(crate) trait Store {
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Adds `delta` to a counter atomically and returns the new value.
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
-    /// Returns every key that starts with `prefix`.
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
 }
 
 impl<S: Store + ?Sized> Store for &S {
@@ -51,9 +62,6 @@ impl<S: Store + ?Sized> Store for &S {
     }
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
         (**self).increment(key, delta)
-    }
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        (**self).keys_with_prefix(prefix)
     }
 }
 
@@ -103,40 +111,57 @@ pub(crate) fn deploy_key(app_id: &str, image_id: &str) -> String {
     format!("deploy:{app_id}:{image_id}")
 }
 
-/// Prefix of expiry-index keys.
-pub(crate) const EXPIRY_PREFIX: &str = "expiry:";
+/// Key of the expiry index's cursor.
+pub(crate) const EXPIRY_CURSOR_KEY: &str = "expiry-cursor";
 
-/// Returns the expiry-index key of a claim won at `time_secs`. The image id
-/// is hashed (SHA-1, first 16 hex digits) to keep the key short, and the
-/// value contains the image id itself.
-pub(crate) fn expiry_key(time_secs: u64, app_id: &str, image_id: &str) -> String {
-    use sha1::{Digest, Sha1};
-    let hash: String = Sha1::digest(image_id.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("{EXPIRY_PREFIX}{time_secs:012}:{app_id}:{hash}")
+/// Returns the key of the counter that numbers the claims won in `hour`.
+pub(crate) fn expiry_count_key(hour: u64) -> String {
+    format!("expiry-count:{hour}")
 }
 
-/// Returns the time and app id of an expiry-index key.
-pub(crate) fn parse_expiry_key(key: &str) -> Option<(u64, &str)> {
-    let mut parts = key.strip_prefix(EXPIRY_PREFIX)?.split(':');
-    let time = parts.next()?.parse().ok()?;
-    Some((time, parts.next()?))
+/// Returns the key of the `seq`th expiry entry of `hour`.
+pub(crate) fn expiry_entry_key(hour: u64, seq: u64) -> String {
+    format!("expiry:{hour}:{seq}")
 }
 
-/// Prefix of history keys.
-pub(crate) const RECORD_PREFIX: &str = "record:";
+/// Key of the counter of history appends.
+pub(crate) const HISTORY_APPENDS_KEY: &str = "history-appends";
 
-/// Returns a history key; keys sort by time because the time is zero-padded.
-pub(crate) fn record_key(time_ms: u64, app_id: &str, nonce: &str) -> String {
-    format!("{RECORD_PREFIX}{time_ms:015}:{app_id}:{nonce}")
+/// Key of the history ring's prune cursor.
+pub(crate) const HISTORY_CURSOR_KEY: &str = "history-cursor";
+
+/// Returns the key of a history ring slot.
+pub(crate) fn history_slot_key(slot: u64) -> String {
+    format!("record:{slot}")
 }
 
-/// Returns the time of a history key, in milliseconds.
-pub(crate) fn record_key_time_ms(key: &str) -> Option<u64> {
-    key.strip_prefix(RECORD_PREFIX)?.split(':').next()?.parse().ok()
+/// Reads a counter written by [`Store::increment`], or 0 when it is missing.
+/// The stored encoding of a counter depends on the backend (the SQLite store
+/// of this project's host keeps 8-byte little-endian integers), so the value
+/// is read by adding zero instead of with `get`.
+pub(crate) fn read_counter(store: &dyn Store, key: &str) -> Result<u64, StoreError> {
+    if !store.exists(key)? {
+        return Ok(0);
+    }
+    Ok(u64::try_from(store.increment(key, 0)?).unwrap_or(0))
+}
+
+/// Reads a cursor stored as two numbers, `<first>:<second>`. A missing or
+/// malformed value is `None`.
+pub(crate) fn read_cursor(store: &dyn Store, key: &str) -> Result<Option<(u64, u64)>, StoreError> {
+    let Some(bytes) = store.get(key)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let Some((first, second)) = text.split_once(':') else {
+        return Ok(None);
+    };
+    Ok(first.parse().ok().zip(second.parse().ok()))
+}
+
+/// Writes a cursor as `<first>:<second>`.
+pub(crate) fn write_cursor(store: &dyn Store, key: &str, cursor: (u64, u64)) -> Result<(), StoreError> {
+    store.set(key, format!("{}:{}", cursor.0, cursor.1).as_bytes())
 }
 
 /// Formats unix seconds as RFC 3339 UTC, e.g. `2026-01-01T00:00:00Z`.
@@ -167,53 +192,75 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// An in-memory store for tests, with the same semantics as the host's.
+/// An in-memory store for tests, with the same semantics as the host's:
+/// counters are 8-byte little-endian integers, as the host's SQLite store
+/// keeps them.
 #[cfg(test)]
 #[derive(Default)]
 pub(crate) struct MemoryStore {
     pub(crate) map: std::sync::Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+    /// Number of [`Store`] calls so far, to check how much work a step does.
+    pub(crate) operations: std::sync::atomic::AtomicUsize,
+}
+
+#[cfg(test)]
+impl MemoryStore {
+    /// Returns the keys that start with `prefix`, without counting an operation.
+    pub(crate) fn keys(&self, prefix: &str) -> Vec<String> {
+        let map = self.map.lock().unwrap();
+        map.keys().filter(|k| k.starts_with(prefix)).cloned().collect()
+    }
+
+    /// Returns the number of [`Store`] calls so far.
+    pub(crate) fn operation_count(&self) -> usize {
+        self.operations.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count_operation(&self) {
+        self.operations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]
 impl Store for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.count_operation();
         Ok(self.map.lock().unwrap().get(key).cloned())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.count_operation();
         self.map.lock().unwrap().insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.count_operation();
         self.map.lock().unwrap().remove(key);
         Ok(())
     }
 
     fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.count_operation();
         Ok(self.map.lock().unwrap().contains_key(key))
     }
 
     fn increment(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.count_operation();
         let mut map = self.map.lock().unwrap();
-        let current = map
-            .get(key)
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-            .unwrap_or(0);
+        let current = match map.get(key) {
+            None => 0,
+            Some(bytes) => {
+                let array: [u8; 8] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError(format!("{key} is not an integer")))?;
+                i64::from_le_bytes(array)
+            }
+        };
         let next = current + delta;
-        map.insert(key.to_owned(), next.to_string().into_bytes());
+        map.insert(key.to_owned(), next.to_le_bytes().to_vec());
         Ok(next)
-    }
-
-    fn keys_with_prefix(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .map
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
     }
 }
 
@@ -236,21 +283,26 @@ mod tests {
     }
 
     #[test]
-    fn record_keys_sort_by_time() {
-        let early = record_key(999, "app", "n1");
-        let late = record_key(1_000_000, "app", "n0");
-        assert!(early < late);
-        assert_eq!(record_key_time_ms(&late), Some(1_000_000));
-        assert_eq!(record_key_time_ms("other"), None);
+    fn counters_read_without_writing() {
+        let store = MemoryStore::default();
+        assert_eq!(read_counter(&store, "n").unwrap(), 0);
+        assert!(!store.exists("n").unwrap(), "reading a missing counter creates it");
+        store.increment("n", 3).unwrap();
+        assert_eq!(read_counter(&store, "n").unwrap(), 3);
     }
 
     #[test]
-    fn expiry_keys_round_trip() {
-        let key = expiry_key(1_767_225_600, "app", "sha256:aa:v1");
-        assert!(key.starts_with("expiry:001767225600:app:"), "{key}");
-        assert_eq!(parse_expiry_key(&key), Some((1_767_225_600, "app")));
-        assert_ne!(key, expiry_key(1_767_225_600, "app", "sha256:aa:v2"));
-        assert_eq!(parse_expiry_key("record:1:a:b"), None);
+    fn cursors_round_trip() {
+        let store = MemoryStore::default();
+        assert_eq!(read_cursor(&store, "c").unwrap(), None);
+        write_cursor(&store, "c", (493_012, 7)).unwrap();
+        assert_eq!(store.get("c").unwrap().unwrap(), b"493012:7");
+        assert_eq!(read_cursor(&store, "c").unwrap(), Some((493_012, 7)));
+        let malformed: &[&[u8]] = &[b"", b"1", b"1:", b":2", b"a:2", b"1:-2", b"\xff:1"];
+        for value in malformed {
+            store.set("c", value).unwrap();
+            assert_eq!(read_cursor(&store, "c").unwrap(), None, "{value:?}");
+        }
     }
 
     #[test]
@@ -261,7 +313,9 @@ mod tests {
             claim_key(app, &image_id),
             claimed_at_key(app, &image_id),
             deploy_key(app, &image_id),
-            expiry_key(u64::MAX / 1_000_000, app, &image_id),
+            expiry_count_key(u64::MAX),
+            expiry_entry_key(u64::MAX, u64::MAX),
+            history_slot_key(u64::MAX),
         ] {
             assert!(key.len() <= 256, "{key}");
         }

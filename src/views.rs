@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use crate::answer::{Answer, Rejection};
 use crate::auth::presents_token;
 use crate::config::{load_deploy_config, Endpoint};
+use crate::deploy::now_ms;
 use crate::flow::{authenticate, call, Platform};
 use crate::history::{self, change_order_status, DEFAULT_LIST_LIMIT, MAX_RECORDS};
 use crate::intake::Incoming;
@@ -49,7 +50,7 @@ pub(crate) fn list_deploys(platform: &dyn Platform, request: &Incoming) -> Resul
             })?,
     };
     let store = platform.store().map_err(Rejection::Store)?;
-    let records = history::recent(store.as_ref(), limit).map_err(Rejection::Store)?;
+    let records = history::recent(store.as_ref(), limit, now_ms(platform)).map_err(Rejection::Store)?;
     let deploys: Vec<Value> = records.iter().map(record_json).collect();
     Ok(Answer::json(200, json!({ "count": deploys.len(), "deploys": deploys })))
 }
@@ -83,7 +84,11 @@ pub(crate) fn deploy_status(
     let recorded = platform
         .store()
         .ok()
-        .and_then(|store| history::find_change_order(store.as_ref(), change_order_id).ok().flatten());
+        .and_then(|store| {
+            history::find_change_order(store.as_ref(), change_order_id, now_ms(platform))
+                .ok()
+                .flatten()
+        });
     let region = recorded
         .as_ref()
         .map(|r| r.region.clone())
