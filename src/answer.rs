@@ -58,7 +58,7 @@ pub(crate) enum Rejection {
     #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
     /// The body stream broke before its end.
-    #[error("request body could not be read: broken chunked framing or the connection closed early")]
+    #[error("request body could not be read: it did not arrive within 10 s, its chunked framing is broken, or the connection closed early")]
     BodyUnreadable,
     /// The query string is over the size limit.
     #[error("query string is longer than {MAX_QUERY_BYTES} bytes")]

@@ -39,7 +39,7 @@ pub struct Manifest {
 pub struct VariableDecl {
     /// The value used when no provider supplies one.
     pub default: Option<String>,
-    /// `secret = true`, kept as metadata only because this host never logs values.
+    /// `secret = true`: the host redacts the value from the request paths it logs.
     pub secret: bool,
 }
 

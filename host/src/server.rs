@@ -25,17 +25,44 @@ use crate::log;
 use crate::routes::{RouteMatch, Router};
 use crate::runtime::ComponentRuntime;
 
+/// Text that replaces a secret variable's value in the host's log lines.
+const REDACTED: &str = "[REDACTED]";
+
 /// The routes and the component that serves each of them.
 pub struct App {
     router: Router,
     /// Indexed like the router's routes.
     handlers: Vec<Arc<ComponentRuntime>>,
+    /// Non-empty values of the variables declared `secret = true`.
+    secret_values: Vec<String>,
 }
 
 impl App {
     /// Creates an app in which `handlers[i]` serves the router's route `i`.
-    pub fn new(router: Router, handlers: Vec<Arc<ComponentRuntime>>) -> Self {
-        Self { router, handlers }
+    /// `secret_values` are redacted from the request paths the host logs.
+    pub fn new(
+        router: Router,
+        handlers: Vec<Arc<ComponentRuntime>>,
+        secret_values: Vec<String>,
+    ) -> Self {
+        let secret_values = secret_values.into_iter().filter(|v| !v.is_empty()).collect();
+        Self {
+            router,
+            handlers,
+            secret_values,
+        }
+    }
+
+    /// Returns `path` with every secret value replaced by `[REDACTED]`, so a
+    /// caller that puts a token into the path does not put it into the log.
+    fn loggable_path(&self, path: &str) -> String {
+        let mut text = path.to_string();
+        for secret in &self.secret_values {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), REDACTED);
+            }
+        }
+        text
     }
 }
 
@@ -82,9 +109,10 @@ async fn handle(
 ) -> Response<HyperOutgoingBody> {
     let started = Instant::now();
     let method = request.method().to_string();
-    let path = request.uri().path().to_string();
+    let raw_path = request.uri().path().to_string();
+    let path = app.loggable_path(&raw_path);
 
-    let Some(route_match) = app.router.route(&path) else {
+    let Some(route_match) = app.router.route(&raw_path) else {
         log_request(&method, &path, "", StatusCode::NOT_FOUND, started);
         return text_response(StatusCode::NOT_FOUND, "Not Found");
     };

@@ -108,7 +108,13 @@ pub async fn run(options: Options) -> Result<()> {
             .map(|t| t.route.clone())
             .collect(),
     );
-    let app = Arc::new(App::new(router, handlers));
+    let secret_values = manifest
+        .variables
+        .iter()
+        .filter(|(_, decl)| decl.secret)
+        .filter_map(|(name, _)| application_variables.get(name).cloned())
+        .collect();
+    let app = Arc::new(App::new(router, handlers, secret_values));
 
     let listener = TcpListener::bind(options.listen)
         .await

@@ -168,6 +168,18 @@ def test_token_in_url_not_logged(host, sae):
     assert [line["path"] for line in host.events("http_request", mark)] == ["/", "/healthz", "/deploys/x"]
 
 
+def test_secret_in_path_redacted(host, sae):
+    mark = host.mark()
+
+    host.request("GET", f"/{WEBHOOK_TOKEN}")
+    host.request("GET", f"/deploys/{ACCESS_KEY_SECRET}", headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"})
+    output = host.settled_output(mark)
+    assert WEBHOOK_TOKEN not in output
+    assert ACCESS_KEY_SECRET not in output
+    paths = [line["path"] for line in host.events("http_request", mark)]
+    assert paths == ["/[REDACTED]", "/deploys/[REDACTED]"]
+
+
 def test_healthz_shows_no_values(host, sae, standin_server):
     reply = host.request("GET", "/healthz", query={"token": WEBHOOK_TOKEN})
 
