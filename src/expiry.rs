@@ -23,7 +23,7 @@ use crate::store::{
 /// Width of one expiry bucket, seconds.
 pub(crate) const BUCKET_SECS: u64 = 3600;
 
-/// Maximum number of expiry entries one prune processes. Each costs up to
+/// Maximum number of expiry entries one prune processes. Each costs about
 /// seven store calls, so this bounds the time one request spends pruning.
 pub(crate) const MAX_PRUNE_ENTRIES: u64 = 50;
 
@@ -53,10 +53,11 @@ pub(crate) fn add(store: &dyn Store, time_secs: u64, app_id: &str, image_id: &st
     let seq = u64::try_from(store.increment(&expiry_count_key(hour), 1)?).unwrap_or(0);
     store.set(&expiry_entry_key(hour, seq), &value)?;
 
-    // The first claim of a store starts the cursor. It starts one hour early
+    // The first claim of a store, or the first claim of an hour when the
+    // cursor is unreadable, starts the cursor. It starts one hour early
     // because two first claims that straddle an hour boundary may race, and
     // the later hour's write must still cover the earlier bucket.
-    if seq == 1 && !store.exists(EXPIRY_CURSOR_KEY)? {
+    if seq == 1 && read_cursor(store, EXPIRY_CURSOR_KEY)?.is_none() {
         write_cursor(store, EXPIRY_CURSOR_KEY, (hour.saturating_sub(1), 1))?;
     }
     Ok(())

@@ -169,6 +169,14 @@ fn first_claim_starts_cursor_an_hour_early() {
 }
 
 #[test]
+fn unreadable_cursor_is_replaced() {
+    let store = MemoryStore::default();
+    store.set(EXPIRY_CURSOR_KEY, b"not a cursor").unwrap();
+    won(&store, "a", T0 + 5);
+    assert_eq!(cursor(&store), Some((H0 - 1, 1)));
+}
+
+#[test]
 fn claims_older_than_retention_in_new_store() {
     // A store whose first claims are ten days old when it is first pruned.
     let store = MemoryStore::default();
